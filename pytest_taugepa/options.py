@@ -1,0 +1,192 @@
+"""The benchmark's command-line and ini options, and their validation into settings.
+
+Every option can also be set in the ini file (`[pytest]` section, `taugepa_<name>`);
+the command line wins. Paths from the ini file are relative to the ini file's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from taugepa.engine import DEFAULT_POLICY_PATH
+from taugepa.episode import AGENT_KINDS, DEFAULT_MAX_STEPS
+from taugepa.errors import ConfigError
+from taugepa.gating import parse_rate
+from taugepa.results import Scores, load_scores
+from taugepa.tasks import TAU2_AIRLINE
+
+DEFAULT_TASKS = (TAU2_AIRLINE,)
+DEFAULT_SCORES_OUT = "taugepa-scores.json"
+
+# (flag, ini name, help, argparse extras)
+_OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
+    (
+        "--tasks",
+        "taugepa_tasks",
+        "task file, glob or built-in set (repeatable; NAME=PATH names the set). "
+        f"Default: {', '.join(DEFAULT_TASKS)}",
+        {"action": "append"},
+    ),
+    ("--wiki", "taugepa_wiki", "policy text given to the agent. Default: tau2's airline policy", {}),
+    (
+        "--agent",
+        "taugepa_agent",
+        "who plays the agent: llm (default), oracle (gold actions) or null",
+        {"choices": AGENT_KINDS},
+    ),
+    ("--trials", "taugepa_trials", "episodes per task (default 1)", {}),
+    ("--max-steps", "taugepa_max_steps", f"agent steps per episode (default {DEFAULT_MAX_STEPS})", {}),
+    (
+        "--scores-out",
+        "taugepa_scores_out",
+        f"where to write the scores file (default {DEFAULT_SCORES_OUT})",
+        {},
+    ),
+    ("--min-pass-rate", "taugepa_min_pass_rate", "fail the run below this pass rate (0.8 or 80%)", {}),
+    ("--baseline", "taugepa_baseline", "scores file to compare against for --max-regression", {}),
+    (
+        "--max-regression",
+        "taugepa_max_regression",
+        "with --baseline: fail if the pass rate drops more than this below it (default 0)",
+        {},
+    ),
+]
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("taugepa", "taugepa airline benchmark")
+    for flag, ini, help_text, extras in _OPTIONS:
+        group.addoption(flag, dest=ini, default=None, help=help_text, **extras)
+        ini_type = "linelist" if extras.get("action") == "append" else "string"
+        parser.addini(ini, help_text, type=ini_type, default=[] if ini_type == "linelist" else None)
+    group.addoption(
+        "--no-think-tool",
+        dest="taugepa_no_think_tool",
+        action="store_true",
+        default=None,
+        help="do not offer tau-bench v1's no-op `think` tool to the agent",
+    )
+    parser.addini("taugepa_think_tool", "offer the `think` tool (default true)", type="bool", default=True)
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """Validated options for one benchmark session."""
+
+    task_specs: tuple[str, ...]
+    wiki_path: Path
+    wiki_text: str
+    agent: str
+    trials: int
+    max_steps: int
+    think_tool: bool
+    scores_out: Path
+    min_pass_rate: float | None
+    baseline: Scores | None
+    max_regression: float
+
+    @property
+    def wiki_sha256(self) -> str:
+        return hashlib.sha256(self.wiki_text.encode()).hexdigest()
+
+
+def _get(config: pytest.Config, ini: str) -> tuple[Any, Path | None]:
+    """The option's value and the folder its relative paths are relative to (None: as given)."""
+    value = config.getoption(ini)
+    if value is not None:
+        return value, None
+    base = config.inipath.parent if config.inipath else config.rootpath
+    value = config.getini(ini)
+    return (value if value not in ("", []) else None), base
+
+
+def _path(value: str, base: Path | None) -> Path:
+    path = Path(value).expanduser()
+    return path if base is None or path.is_absolute() else base / path
+
+
+def _positive_int(value: Any, flag: str, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{flag} expects a whole number, got {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"{flag} must be at least 1, got {number}")
+    return number
+
+
+def read_wiki(path: Path) -> str:
+    """The wiki text; a missing, unreadable or empty file is a ConfigError."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"wiki file not found: {path} (pass --wiki PATH to a policy text file)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read wiki file {path}: {exc}") from None
+    if not text.strip():
+        raise ConfigError(f"wiki file {path} is empty: the agent needs the policy text")
+    return text
+
+
+def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
+    """Turn options into settings; any problem is a ConfigError with one clear line."""
+    specs, base = _get(config, "taugepa_tasks")
+    task_specs = tuple(_task_spec(s, base) for s in specs) if specs else DEFAULT_TASKS
+    wiki_value, base = _get(config, "taugepa_wiki")
+    wiki_path = _path(wiki_value, base) if wiki_value else DEFAULT_POLICY_PATH
+    agent, _ = _get(config, "taugepa_agent")
+    agent = agent or "llm"
+    if agent not in AGENT_KINDS:
+        raise ConfigError(f"unknown agent {agent!r}: choose one of {', '.join(AGENT_KINDS)}")
+    trials = _positive_int(_get(config, "taugepa_trials")[0], "--trials", 1)
+    max_steps = _positive_int(_get(config, "taugepa_max_steps")[0], "--max-steps", DEFAULT_MAX_STEPS)
+    scores_value, base = _get(config, "taugepa_scores_out")
+    scores_out = _path(scores_value or DEFAULT_SCORES_OUT, base)
+    try:
+        rate_value = _get(config, "taugepa_min_pass_rate")[0]
+        min_pass_rate = parse_rate(rate_value, "--min-pass-rate") if rate_value else None
+        regression_value = _get(config, "taugepa_max_regression")[0]
+        max_regression = parse_rate(regression_value, "--max-regression") if regression_value else 0.0
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    baseline_value, base = _get(config, "taugepa_baseline")
+    baseline = load_scores(_path(baseline_value, base)) if baseline_value else None
+    if regression_value and baseline is None:
+        raise ConfigError("--max-regression needs --baseline SCORES.json to compare against")
+    think_flag = config.getoption("taugepa_no_think_tool")
+    think_tool = not think_flag if think_flag is not None else bool(config.getini("taugepa_think_tool"))
+    return BenchmarkSettings(
+        task_specs=task_specs,
+        wiki_path=wiki_path,
+        wiki_text=read_wiki(wiki_path),
+        agent=agent,
+        trials=trials,
+        max_steps=max_steps,
+        think_tool=think_tool,
+        scores_out=scores_out,
+        min_pass_rate=min_pass_rate,
+        baseline=baseline,
+        max_regression=max_regression,
+    )
+
+
+def _task_spec(spec: str, base: Path | None) -> str:
+    """Resolve an ini file's relative task path against the ini folder (keeping `NAME=`)."""
+    from taugepa.tasks import builtin_task_sets
+
+    if base is None:
+        return spec
+    name, sep, target = spec.partition("=")
+    if not sep or "/" in name or "\\" in name:
+        name, sep, target = "", "", spec
+    if target in builtin_task_sets() or Path(target).is_absolute():
+        return spec
+    resolved = str(base / target)
+    return f"{name}={resolved}" if sep else resolved

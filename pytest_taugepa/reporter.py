@@ -1,0 +1,116 @@
+"""Controller-side reporting: collect episode entries, write the scores file, summarize, gate."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from pytest_taugepa.session import Benchmark
+from taugepa.gating import min_pass_rate_breach, regression_breach
+from taugepa.results import build_scores, run_info, summarize, write_json_atomically
+
+GATE_EXIT_STATUS = pytest.ExitCode.TESTS_FAILED
+
+
+class BenchmarkReporter:
+    """Registered only in the process that reports (the xdist controller, or a serial run)."""
+
+    def __init__(self, config: pytest.Config, benchmark: Benchmark):
+        self.config = config
+        self.benchmark = benchmark
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        entry = getattr(report, "taugepa_episode", None)
+        if entry is not None:
+            self.benchmark.collected[(entry["task_id"], entry["trial"])] = entry
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        benchmark = self.benchmark
+        entries = benchmark.ordered_entries()
+        if not entries:
+            return
+        settings = benchmark.settings
+        run = run_info(
+            wiki_path=str(settings.wiki_path),
+            wiki_text=settings.wiki_text,
+            agent=settings.agent,
+            trials=settings.trials,
+            max_steps=settings.max_steps,
+            think_tool=settings.think_tool,
+            task_sources=benchmark.collection.sources,
+        )
+        finished = time.time()
+        timing = {
+            "started_at": _iso(benchmark.started_at),
+            "finished_at": _iso(finished),
+            "wall_s": round(finished - benchmark.started_at, 3),
+        }
+        write_json_atomically(settings.scores_out, build_scores(run, entries, timing))
+        benchmark.scores_written = str(settings.scores_out)
+        if settings.min_pass_rate is not None:
+            benchmark.gate_failures.append(min_pass_rate_breach(entries, settings.min_pass_rate) or "")
+        if settings.baseline is not None:
+            benchmark.gate_failures.append(
+                regression_breach(entries, settings.baseline, settings.max_regression) or ""
+            )
+        benchmark.gate_failures = [reason for reason in benchmark.gate_failures if reason]
+        if benchmark.gate_failures and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = GATE_EXIT_STATUS
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        entries = self.benchmark.ordered_entries()
+        if not entries:
+            return
+        write = terminalreporter.write_line
+        terminalreporter.write_sep("=", "taugepa summary")
+        for line in summary_lines(summarize(entries), self.benchmark):
+            write(line)
+        for reason in self.benchmark.gate_failures:
+            terminalreporter.write_line(f"taugepa gate failed: {reason}", red=True, bold=True)
+
+
+def summary_lines(summary: dict[str, Any], benchmark: Benchmark) -> list[str]:
+    """The terminal summary: pass rates overall, per group and per gold action; where the file went."""
+    settings = benchmark.settings
+    counts = summary["counts"]
+    lines = [
+        f"agent {settings.agent} · wiki {settings.wiki_path.name} "
+        f"(sha256 {settings.wiki_sha256[:12]}) · {summary['episodes']} episodes on {summary['tasks']} tasks",
+        f"pass rate {_rate(summary['pass_rate'])} ({counts['passed']} passed, {counts['failed']} failed)"
+        f" · {counts['invalid']} invalid · {counts['error']} errors (invalid and errors are not counted)",
+    ]
+    lines.append("by group:")
+    lines.extend(_table(summary["by_group"]))
+    lines.append("by gold action:")
+    lines.extend(_table(summary["by_action"]))
+    if summary["invalid_tasks"]:
+        shown = ", ".join(summary["invalid_tasks"][:10])
+        more = len(summary["invalid_tasks"]) - 10
+        lines.append(f"invalid tasks: {shown}" + (f" and {more} more" if more > 0 else ""))
+    if benchmark.scores_written:
+        lines.append(f"scores file: {benchmark.scores_written}")
+    return lines
+
+
+def _table(groups: dict[str, dict[str, Any]]) -> list[str]:
+    width = max((len(name) for name in groups), default=0)
+    lines = []
+    for name, tally in groups.items():
+        extra = "".join(f", {tally[kind]} {kind}" for kind in ("invalid", "error") if tally[kind])
+        lines.append(
+            f"  {name:<{width}}  {_rate(tally['pass_rate']):>6}  "
+            f"({tally['passed']}/{tally['passed'] + tally['failed']}{extra})"
+        )
+    return lines
+
+
+def _rate(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:.1%}"
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")

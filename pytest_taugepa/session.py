@@ -1,0 +1,27 @@
+"""The state of one benchmark session, shared by the plugin's hooks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_taugepa.options import BenchmarkSettings
+from taugepa.tasks import Task, TaskCollection
+
+
+@dataclass
+class Benchmark:
+    """One benchmark session's settings, tasks and (on the controller) collected episodes."""
+
+    settings: BenchmarkSettings
+    collection: TaskCollection
+    tasks: dict[str, Task] = field(default_factory=dict)
+    collected: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+    gate_failures: list[str] = field(default_factory=list)
+    scores_written: str | None = None
+
+    def ordered_entries(self) -> list[dict[str, Any]]:
+        order = {task_id: position for position, task_id in enumerate(self.tasks)}
+        return [self.collected[key] for key in sorted(self.collected, key=lambda k: (order[k[0]], k[1]))]

@@ -1,0 +1,87 @@
+"""HTML views of an episode (transcript, expected vs taken actions) for reports.
+
+Everything that came from a model, a user or a task file is escaped: a transcript can
+contain any text, including markup.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+TRANSCRIPT_CSS = """
+.tg-episode{font-family:system-ui,sans-serif;font-size:13px}
+.tg-msg{margin:4px 0;padding:4px 8px;border-left:3px solid #999;white-space:pre-wrap}
+.tg-system{border-color:#888;color:#555}
+.tg-user{border-color:#2b7bb9}
+.tg-assistant{border-color:#2a9d4b}
+.tg-tool{border-color:#b58900;font-family:monospace;font-size:12px}
+.tg-error{color:#b00020}
+.tg-role{font-weight:bold;margin-right:6px}
+.tg-actions{border-collapse:collapse;margin:6px 0}
+.tg-actions td,.tg-actions th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;
+  font-family:monospace;font-size:12px;white-space:pre-wrap}
+"""
+
+
+def render_messages(messages: list[dict[str, Any]], max_system_chars: int = 400) -> str:
+    """The conversation as escaped HTML, one block per message."""
+    blocks = []
+    for message in messages:
+        role = str(message.get("role", "?"))
+        content = message.get("content")
+        text = "" if content is None else str(content)
+        if role == "system" and len(text) > max_system_chars:
+            text = text[:max_system_chars] + f"… ({len(text)} characters of policy)"
+        parts = [f'<span class="tg-role">{escape(role)}</span>{escape(text)}']
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or {}
+            parts.append(
+                f"<div>→ {escape(str(function.get('name')))}({escape(str(function.get('arguments')))})</div>"
+            )
+        css = f"tg-msg tg-{escape(role)}"
+        if role == "tool" and text.startswith("Error:"):
+            css += " tg-error"
+        blocks.append(f'<div class="{css}">{"".join(parts)}</div>')
+    return "\n".join(blocks)
+
+
+def render_actions(expected: list[dict[str, Any]], taken: list[dict[str, Any]]) -> str:
+    """Expected (gold) and taken actions side by side, as an escaped HTML table."""
+    rows = []
+    for index in range(max(len(expected), len(taken))):
+        want = _action_text(expected[index]) if index < len(expected) else ""
+        got = _action_text(taken[index]) if index < len(taken) else ""
+        rows.append(f"<tr><td>{index + 1}</td><td>{escape(want)}</td><td>{escape(got)}</td></tr>")
+    return (
+        '<table class="tg-actions"><tr><th>#</th><th>expected (gold)</th><th>taken by the agent</th></tr>'
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def render_episode(entry: dict[str, Any]) -> str:
+    """Feedback, actions and transcript of one scores-file episode entry."""
+    taken = [
+        {"name": c["name"], "kwargs": c["arguments"], "is_error": c["is_error"]}
+        for c in entry.get("tool_calls", [])
+        if c.get("executed", True)
+    ]
+    return (
+        f"<style>{TRANSCRIPT_CSS}</style>"
+        '<div class="tg-episode">'
+        f"<p><b>{escape(entry['task_id'])}</b> (trial {int(entry['trial'])}): "
+        f"{escape(entry['outcome'])}</p>"
+        f'<pre class="tg-msg">{escape(entry.get("feedback", ""))}</pre>'
+        f"{render_actions(entry.get('expected_actions', []), taken)}"
+        f"{render_messages(entry.get('messages', []))}"
+        "</div>"
+    )
+
+
+def _action_text(action: dict[str, Any]) -> str:
+    text = f"{action['name']}({json.dumps(action.get('kwargs'), ensure_ascii=False, default=str)})"
+    if action.get("is_error"):
+        text += "  [error]"
+    return text
