@@ -1,0 +1,37 @@
+"""`taugepa tasks`: list built-in task sets, or the tasks a --tasks spec selects."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "tasks", help="list built-in task sets, or the tasks of --tasks specs with their ids"
+    )
+    parser.add_argument(
+        "--tasks",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="task file, glob or built-in set (repeatable; NAME=PATH names the set)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from taugepa.gold import default_gold_cache
+    from taugepa.tasks import builtin_task_sets, load_tasks
+
+    if not args.tasks:
+        for name, description in builtin_task_sets().items():
+            print(f"{name}\t{description}")
+        return 0
+    collection = load_tasks(args.tasks)
+    cache = default_gold_cache()
+    for task in collection.tasks:
+        gold = cache.get(task)
+        status = "valid" if gold.valid else f"INVALID: {gold.invalid_reason}"
+        print(f"{task.id}\t{task.group}\t{','.join(task.action_names) or '-'}\t{status}")
+    return 0
