@@ -20,6 +20,7 @@ class Benchmark:
     collected: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     gate_failures: list[str] = field(default_factory=list)
+    gates_decided: bool = False
     scores_written: str | None = None
 
     def ordered_entries(self) -> list[dict[str, Any]]:
