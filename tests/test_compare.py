@@ -1,0 +1,126 @@
+"""`taugepa compare`: paired comparison of two runs, with intervals, a paired test and CI exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from taugepa.compare import compare_scores
+from taugepa.errors import ConfigError
+from taugepa.results import build_scores, load_scores, write_json_atomically
+
+
+def entry(task_id, outcome, trial=0, group="medium", actions=("cancel_reservation",)):
+    score = {"passed": 1.0, "failed": 0.0}.get(outcome)
+    return {
+        "task_id": task_id,
+        "trial": trial,
+        "outcome": outcome,
+        "score": score,
+        "reward": score or 0.0,
+        "group": group,
+        "gold_action_names": list(actions),
+    }
+
+
+def scores(tmp_path, name, outcomes, trials=1):
+    entries = [
+        entry(f"medium-{i:03d}", outcome[trial] if trials > 1 else outcome, trial)
+        for i, outcome in enumerate(outcomes)
+        for trial in range(trials)
+    ]
+    path = tmp_path / name
+    write_json_atomically(path, build_scores({}, entries))
+    return path
+
+
+def taugepa(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "taugepa.cli", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_identical_runs_show_no_difference(tmp_path):
+    path = scores(tmp_path, "a.json", ["passed", "failed"] * 20)
+    result = compare_scores(load_scores(path), load_scores(path))
+    assert result.delta == 0 and result.p_value == 1.0 and result.verdict == "no significant difference"
+    assert result.improved == [] and result.regressed == []
+    assert result.baseline_interval.low < 0.5 < result.baseline_interval.high
+
+
+def test_a_clear_regression_is_significant_and_fails_ci(tmp_path):
+    base = scores(tmp_path, "base.json", ["passed"] * 30 + ["failed"] * 10)
+    worse = scores(tmp_path, "worse.json", ["failed"] * 20 + ["passed"] * 10 + ["failed"] * 10)
+    result = compare_scores(load_scores(base), load_scores(worse))
+    assert result.test == "exact McNemar" and result.p_value < 1e-4 and result.verdict == "worse"
+    assert result.regressed == [f"medium-{i:03d}" for i in range(20)] and result.improved == []
+    assert result.delta_interval.high < 0
+    run = taugepa("compare", str(base), str(worse), "--json", str(tmp_path / "c.json"))
+    assert (
+        run.returncode == 1 and "verdict: worse" in run.stdout and "regressed (20): medium-000" in run.stdout
+    )
+    assert json.loads((tmp_path / "c.json").read_text())["verdict"] == "worse"
+    assert taugepa("compare", str(worse), str(base)).returncode == 0
+
+
+def test_require_better_needs_a_significant_improvement(tmp_path):
+    base = scores(tmp_path, "base.json", ["passed"] * 20 + ["failed"] * 20)
+    slightly = scores(tmp_path, "slightly.json", ["passed"] * 22 + ["failed"] * 18)
+    assert taugepa("compare", str(base), str(slightly)).returncode == 0
+    assert taugepa("compare", str(base), str(slightly), "--require-better").returncode == 1
+    much = scores(tmp_path, "much.json", ["passed"] * 38 + ["failed"] * 2)
+    assert taugepa("compare", str(base), str(much), "--require-better").returncode == 0
+
+
+def test_trials_use_a_permutation_test_on_task_means(tmp_path):
+    base = scores(tmp_path, "base.json", [["passed", "failed"]] * 30, trials=2)
+    better = scores(tmp_path, "better.json", [["passed", "passed"]] * 30, trials=2)
+    result = compare_scores(load_scores(base), load_scores(better))
+    assert (
+        result.test == "paired permutation" and result.baseline_rate == 0.5 and result.candidate_rate == 1.0
+    )
+    assert result.verdict == "better" and len(result.improved) == 30
+
+
+def test_only_tasks_scored_in_both_runs_count(tmp_path):
+    base = scores(tmp_path, "base.json", ["passed", "failed", "invalid", "passed"])
+    cand = scores(tmp_path, "cand.json", ["passed", "error", "invalid"])
+    result = compare_scores(load_scores(base), load_scores(cand))
+    assert result.tasks == ["medium-000"]
+    assert result.only_in_baseline == ["medium-001", "medium-003"]
+
+
+def test_breakdowns_by_group_and_action(tmp_path):
+    entries = [
+        entry("a", "passed", group="easy", actions=["get_user_details"]),
+        entry("b", "failed", group="medium", actions=["cancel_reservation", "book_reservation"]),
+    ]
+    improved = [
+        entry("a", "passed", group="easy", actions=["get_user_details"]),
+        entry("b", "passed", group="medium", actions=["cancel_reservation", "book_reservation"]),
+    ]
+    write_json_atomically(tmp_path / "1.json", build_scores({}, entries))
+    write_json_atomically(tmp_path / "2.json", build_scores({}, improved))
+    result = compare_scores(load_scores(tmp_path / "1.json"), load_scores(tmp_path / "2.json"))
+    assert result.by_group["medium"].delta == 1.0 and result.by_group["easy"].delta == 0.0
+    assert set(result.by_action) == {"get_user_details", "cancel_reservation", "book_reservation"}
+    assert result.by_action["book_reservation"].tasks == 1
+
+
+def test_bad_input(tmp_path):
+    base = scores(tmp_path, "base.json", ["passed"])
+    other = scores(tmp_path, "other.json", ["passed"])
+    data = json.loads(other.read_text())
+    for e in data["episodes"]:
+        e["task_id"] = "tau2-1"
+    other.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="share no scored task"):
+        compare_scores(load_scores(base), load_scores(other))
+    (tmp_path / "junk.json").write_text("[]")
+    run = taugepa("compare", str(base), str(tmp_path / "junk.json"))
+    assert (
+        run.returncode == 2 and run.stderr.count("\n") == 1 and "is not a taugepa scores file" in run.stderr
+    )
