@@ -1,0 +1,2 @@
+def register(subparsers):  # placeholder until report lands
+    pass
