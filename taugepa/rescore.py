@@ -394,6 +394,14 @@ def rescore(
     think_tool: bool = True,
 ) -> RescoreResult:
     """Rescore every run; entries are scores-file episodes with a `recorded` section added."""
+    seen: set[tuple[str, int]] = set()
+    for run in runs:
+        if (run.task_key, run.trial) in seen:
+            raise ConfigError(
+                f"{where} has two recorded runs of task {run.task_key}, trial {run.trial}: "
+                "pass the results of one run (or number its trials)"
+            )
+        seen.add((run.task_key, run.trial))
     matched = match_tasks(runs, tasks, where)
     world = get_world()
     entries, agreements = [], []
