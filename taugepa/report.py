@@ -13,6 +13,7 @@ transcript can neither run script nor reach the network.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 from collections.abc import Sequence
@@ -29,7 +30,6 @@ from taugepa.scoring import ERROR, FAILED, INVALID, PASSED
 from taugepa.transcript import TRANSCRIPT_CSS, render_episode_body
 
 OUTCOME_MARKS = {PASSED: "✓", FAILED: "✗", INVALID: "∅", ERROR: "!"}
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 PAGE_CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -65,6 +65,16 @@ document.querySelectorAll('.tg-filter').forEach(function (bar) {
   outcome.addEventListener('change', apply);
 });
 """
+
+
+def content_security_policy() -> str:
+    """Nothing may be fetched; the only script allowed to run is the page's own filter script.
+
+    Allowing the script by its hash (not 'unsafe-inline') means that even markup slipping
+    through escaping could not run code: injected <script> and onerror= are both refused.
+    """
+    digest = base64.b64encode(hashlib.sha256(FILTER_SCRIPT.encode()).digest()).decode()
+    return f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
 
 
 @dataclass
@@ -122,7 +132,7 @@ def build_report(runs: Sequence[ReportRun], title: str) -> str:
         sections += [f"<h2>Tasks: {escape(run.label)}</h2>", task_table(run, number)]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy()}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title><style>{PAGE_CSS}{TRANSCRIPT_CSS}</style></head><body>\n"
