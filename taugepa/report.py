@@ -41,6 +41,7 @@ table.tg th{background:#f4f4f4}
 .o-passed{color:#1a7f37}.o-failed{color:#c62828}.o-invalid{color:#777}.o-error{color:#b26a00}
 .tg-badge{font-weight:bold;margin-right:3px}
 .tg-charts img{max-width:100%;border:1px solid #eee;margin:6px 0}
+details.tg-transcript{max-width:900px;overflow-wrap:anywhere}
 details.tg-transcript summary{cursor:pointer;white-space:pre-wrap}
 details.tg-transcript[open]{background:#fafafa}
 .tg-filter{margin:8px 0;font-size:13px}
