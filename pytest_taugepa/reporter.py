@@ -10,6 +10,7 @@ import pytest
 
 from pytest_taugepa.session import Benchmark
 from taugepa.gating import min_pass_rate_breach, regression_breach
+from taugepa.passk import describe_pass_k
 from taugepa.results import build_scores, run_info, summarize, write_json_atomically
 from taugepa.scoring import FAILED
 
@@ -108,8 +109,10 @@ def summary_lines(summary: dict[str, Any], benchmark: Benchmark) -> list[str]:
         f"pass rate {_rate(summary['pass_rate'])} ({counts['passed']} passed, {counts['failed']} failed)"
         f" · {counts['invalid']} invalid · {counts['error']} errors (invalid and errors are not counted)",
     ]
+    if summary.get("pass_k"):
+        lines.append(describe_pass_k(summary["pass_k"]))
     lines.append("by group:")
-    lines.extend(_table(summary["by_group"]))
+    lines.extend(_table(summary["by_group"], summary.get("pass_k", {}).get("by_group")))
     lines.append("by gold action:")
     lines.extend(_table(summary["by_action"]))
     if summary["invalid_tasks"]:
@@ -121,15 +124,19 @@ def summary_lines(summary: dict[str, Any], benchmark: Benchmark) -> list[str]:
     return lines
 
 
-def _table(groups: dict[str, dict[str, Any]]) -> list[str]:
+def _table(groups: dict[str, dict[str, Any]], pass_k: dict[str, Any] | None = None) -> list[str]:
     width = max((len(name) for name in groups), default=0)
     lines = []
     for name, tally in groups.items():
         extra = "".join(f", {tally[kind]} {kind}" for kind in ("invalid", "error") if tally[kind])
-        lines.append(
+        line = (
             f"  {name:<{width}}  {_rate(tally['pass_rate']):>6}  "
             f"({tally['passed']}/{tally['passed'] + tally['failed']}{extra})"
         )
+        group_k = (pass_k or {}).get(name)
+        if group_k and len(group_k["values"]) > 1:  # with several trials, pass^k per group too
+            line += "  " + describe_pass_k(group_k)
+        lines.append(line)
     return lines
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.errors import ConfigError
+from taugepa.passk import pass_k_summary
 from taugepa.scoring import ERROR, FAILED, INVALID, OUTCOMES, PASSED
 from taugepa.tasks import Task
 
@@ -59,7 +60,7 @@ def _tally(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Counts and pass rates overall, per group (difficulty or set) and per gold action name."""
+    """Counts and pass rates overall, per group (difficulty or set) and per gold action; pass^k."""
     by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_action: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entry in episodes:
@@ -76,6 +77,7 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "by_action": {name: _tally(group) for name, group in sorted(by_action.items())},
         "invalid_tasks": sorted({e["task_id"] for e in episodes if e["outcome"] == INVALID}),
         "error_episodes": [f"{e['task_id']}#{e['trial']}" for e in episodes if e["outcome"] == ERROR],
+        "pass_k": pass_k_summary(episodes),
     }
 
 

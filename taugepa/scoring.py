@@ -56,11 +56,17 @@ class Verdict:
 
 
 def missing_outputs(outputs: tuple[str, ...] | list[str], messages: list[Message]) -> list[str]:
-    """Required outputs that no assistant message contains (tau-bench's matching rule)."""
+    """Required outputs that no reply to the user contains (tau-bench's matching rule).
+
+    As in tau-bench, only assistant messages that speak to the user count: text that
+    accompanies a tool call is an action's preamble the user never receives.
+    """
     said = [
         message["content"].lower().replace(",", "")
         for message in messages
-        if message.get("role") == "assistant" and isinstance(message.get("content"), str)
+        if message.get("role") == "assistant"
+        and isinstance(message.get("content"), str)
+        and not message.get("tool_calls")
     ]
     return [output for output in outputs if not any(output.lower() in text for text in said)]
 

@@ -62,14 +62,18 @@ def render_actions(expected: list[dict[str, Any]], taken: list[dict[str, Any]]) 
 
 
 def render_episode(entry: dict[str, Any]) -> str:
-    """Feedback, actions and transcript of one scores-file episode entry."""
+    """Feedback, actions and transcript of one scores-file episode entry, with its styles."""
+    return f"<style>{TRANSCRIPT_CSS}</style>{render_episode_body(entry)}"
+
+
+def render_episode_body(entry: dict[str, Any]) -> str:
+    """The episode without styles, for pages that include TRANSCRIPT_CSS once."""
     taken = [
         {"name": c["name"], "kwargs": c["arguments"], "is_error": c["is_error"]}
         for c in entry.get("tool_calls", [])
         if c.get("executed", True)
     ]
     return (
-        f"<style>{TRANSCRIPT_CSS}</style>"
         '<div class="tg-episode">'
         f"<p><b>{escape(entry['task_id'])}</b> (trial {int(entry['trial'])}): "
         f"{escape(entry['outcome'])}</p>"

@@ -7,4 +7,6 @@ A module here defines `register(subparsers)`, which adds its parser and sets `ha
 COMMANDS = [
     "tasks",
     "compare",
+    "rescore",
+    "report",
 ]

@@ -1,0 +1,36 @@
+"""`taugepa report`: one standalone HTML page for one or more scores files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write a standalone HTML report of one or more scores files",
+        description="Summary, charts (by group, by gold action, pass^k), a per-task comparison of "
+        "several files, and every task's outcome, feedback and transcript, in one HTML file that "
+        "loads nothing from a network.",
+    )
+    parser.add_argument(
+        "scores",
+        nargs="+",
+        metavar="SCORES.json",
+        help="scores files written by pytest --scores-out or taugepa rescore; LABEL=PATH names one",
+    )
+    parser.add_argument("--out", required=True, metavar="REPORT.html", help="where to write the report")
+    parser.add_argument("--title", default=None, help="the page title (default: taugepa report)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from taugepa.report import write_report
+
+    out = Path(args.out)
+    runs = write_report(args.scores, out, args.title)
+    labels = ", ".join(run.label for run in runs)
+    print(f"report of {len(runs)} scores file(s) ({labels}) written to {out}")
+    return 0
