@@ -25,6 +25,7 @@ from typing import Any
 
 from taugepa import __version__
 from taugepa.errors import ConfigError
+from taugepa.files import write_text_atomically
 from taugepa.results import Scores, load_scores, summarize
 from taugepa.scoring import ERROR, FAILED, INVALID, PASSED
 from taugepa.transcript import TRANSCRIPT_CSS, render_episode_body
@@ -109,10 +110,7 @@ def write_report(specs: Sequence[str], out: Path, title: str | None = None) -> l
     """Build the report for the scores files and write it to `out` (replaced whole, never half)."""
     runs = load_runs(specs)
     html = build_report(runs, title or "taugepa report")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.tmp")
-    temporary.write_text(html, encoding="utf-8")
-    temporary.replace(out)
+    write_text_atomically(out, html)
     return runs
 
 

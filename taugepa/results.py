@@ -14,8 +14,6 @@ Episode entries also carry `duration_s`, their only timing field.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.errors import ConfigError
+from taugepa.files import write_json_atomically  # noqa: F401  (re-exported: part of the results API)
 from taugepa.passk import pass_k_summary
 from taugepa.scoring import ERROR, FAILED, INVALID, OUTCOMES, PASSED
 from taugepa.tasks import Task
@@ -92,22 +91,6 @@ def build_scores(
         "episodes": list(episodes),
         "timing": timing or {},
     }
-
-
-def write_json_atomically(path: Path, document: Any) -> None:
-    """Write JSON so that readers see either the old file or the whole new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            json.dump(document, handle, indent=1, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 @dataclass

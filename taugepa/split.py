@@ -29,12 +29,11 @@ class Split:
                 by_group[task.group] += 1
             return ", ".join(f"{group} {n}" for group, n in sorted(by_group.items()))
 
-        return f"train {len(self.train)} tasks ({counts(self.train)}); val {len(self.val)} tasks ({counts(self.val)})"
+        train, val = counts(self.train), counts(self.val)
+        return f"train {len(self.train)} tasks ({train}); val {len(self.val)} tasks ({val})"
 
 
-def split_tasks(
-    tasks: Sequence[Task], val_size: int, seed: int, train_size: int | None = None
-) -> Split:
+def split_tasks(tasks: Sequence[Task], val_size: int, seed: int, train_size: int | None = None) -> Split:
     """Split into `val_size` validation tasks and (up to `train_size`) training tasks."""
     tasks = list(tasks)
     if val_size < 1:
@@ -61,9 +60,7 @@ def split_tasks(
         train_quota = _apportion({g: len(m) for g, m in rest.items()}, train_size)
         train = [task for group, members in rest.items() for task in members[: train_quota[group]]]
     order = {task.id: position for position, task in enumerate(tasks)}
-    return Split(
-        train=sorted(train, key=lambda t: order[t.id]), val=sorted(val, key=lambda t: order[t.id])
-    )
+    return Split(train=sorted(train, key=lambda t: order[t.id]), val=sorted(val, key=lambda t: order[t.id]))
 
 
 def _apportion(sizes: dict[str, int], total: int) -> dict[str, int]:

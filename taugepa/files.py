@@ -1,0 +1,45 @@
+"""Writing result files so that a reader never sees half of one.
+
+Text goes to a temporary file beside the target and is renamed over it, so a crash or a
+full disk leaves either the old file or the complete new one. The new file gets the usual
+permissions (0666 minus the umask), not the private mode temporary files are created with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(text)
+        os.chmod(handle.name, _FILE_MODE)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomically(path: Path, document: Any) -> None:
+    """Replace `path` with `document` as indented JSON in one step."""
+    write_text_atomically(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
