@@ -108,6 +108,21 @@ def write_json_atomically(path: Path, document: Any) -> None:
         raise
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write a text file so that readers see either the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
 @dataclass
 class Scores:
     """A loaded scores file."""

@@ -6,4 +6,6 @@ A module here defines `register(subparsers)`, which adds its parser and sets `ha
 
 COMMANDS = [
     "tasks",
+    "audit",
+    "generate",
 ]
