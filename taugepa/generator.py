@@ -45,8 +45,11 @@ from taugepa.policy import Policy
 from taugepa.tasks import parse_v1_tasks
 
 FIRST_DAY, LAST_DAY = date(2024, 5, 16), date(2024, 5, 30)  # the bookable dates
-GENERATOR_VERSION = "1"
 MAX_ATTEMPTS = 400
+# The built-in `taugepa-airline` set (taugepa/data/taugepa_airline.json) is exactly
+#   taugepa generate --n 300 --seed 2024 --out taugepa/data/taugepa_airline.json
+# (against tau2's policy, the default); tests/test_generator.py checks it byte for byte.
+BUILTIN_RECIPE = {"n": 300, "seed": 2024}
 
 
 class GeneratorError(TaugepaError):

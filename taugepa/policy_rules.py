@@ -930,7 +930,13 @@ def _compensation_amount(state: AirlineState, action: Action, context: RuleConte
         for r, kind in hits
     )
     severity = POSSIBLE if amount in _amounts(disrupted) else DEFINITE
-    yield Hit(severity, f"sends a ${amount} certificate; the policy's amounts here are {options}")
+    kinds = {kind for _, kind in candidates}
+    quotes = Q_COMPENSATION_DELAYED if kinds == {"delayed"} else Q_COMPENSATION_CANCELLED
+    yield Hit(
+        severity,
+        f"sends a ${amount} certificate; the policy's amounts here are {options}",
+        quote=context.policy.quote(quotes),
+    )
 
 
 @action_rule(
