@@ -16,7 +16,6 @@ on clean tasks only and tell its reflection when a failing task's gold breaks th
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -395,9 +394,3 @@ def gold_policy_note(audit: TaskAudit | None) -> str | None:
         for f in serious[:4]
     )
     return f"{lead} {details}"
-
-
-def audit_digest(report: AuditReport) -> str:
-    """A short fingerprint of an audit's verdicts (recorded in scores files that used it)."""
-    payload = json.dumps([(a.task_id, a.status, a.flags) for a in report.tasks], separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]

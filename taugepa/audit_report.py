@@ -78,15 +78,11 @@ def markdown(report: AuditReport, policy: Policy | None = None, examples: int = 
     summary = report.summary(examples=examples)
     info = report.policy
     status = summary["status"]
+    sources = ", ".join(f"{source['spec']}: {source['count']}" for source in report.task_sources)
     out = [
         "# taugepa task audit",
         "",
-        f"- tasks: **{summary['tasks']}** "
-        + "("
-        + ", ".join(f"{source['spec']}: {source['count']}" for source in report.task_sources)
-        + ")"
-        if report.task_sources
-        else f"- tasks: **{summary['tasks']}**",
+        f"- tasks: **{summary['tasks']}**" + (f" ({sources})" if sources else ""),
         f"- policy: `{info.get('path')}` ({info.get('label')}, sha256 `{str(info.get('sha256', ''))[:12]}`)",
         f"- rules version {report.rules_version}; engine {report.engine.get('fingerprint', '?')}",
         "",

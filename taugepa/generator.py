@@ -39,7 +39,7 @@ from taugepa.airline_facts import (
     segments_with_status,
 )
 from taugepa.audit import CLEAN, audit_task
-from taugepa.engine import AirlineWorld, get_world
+from taugepa.engine import AirlineWorld, get_world, write_tool_names
 from taugepa.errors import TaugepaError
 from taugepa.policy import Policy
 from taugepa.tasks import parse_v1_tasks
@@ -74,8 +74,6 @@ class Draft:
 
     @property
     def writes(self) -> int:
-        from taugepa.engine import write_tool_names
-
         return sum(1 for a in self.actions if a["name"] in write_tool_names())
 
     @property
@@ -1077,18 +1075,12 @@ class Generated:
             "writes": dict(
                 sorted(
                     Counter(
-                        sum(1 for a in t["actions"] if a["name"] in _writes()) for t in self.tasks
+                        sum(1 for a in t["actions"] if a["name"] in write_tool_names()) for t in self.tasks
                     ).items()
                 )
             ),
             "rejected_drafts": dict(sorted(self.rejected.items())),
         }
-
-
-def _writes() -> frozenset[str]:
-    from taugepa.engine import write_tool_names
-
-    return write_tool_names()
 
 
 def generate_tasks(n: int, seed: int, policy: Policy, world: AirlineWorld | None = None) -> Generated:

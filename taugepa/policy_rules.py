@@ -30,16 +30,19 @@ from taugepa.airline_facts import (
     EXTRA_BAG_PRICE,
     MAX_PASSENGERS,
     AirlineState,
+    EngineState,
     booked_within_24h,
     expected_nonfree_bags,
     flown_segments,
     itinerary_problems,
     paid_bags_after_adding,
     payment_sources,
+    resolve_legs,
     segment_key,
     segment_status,
     segments_with_status,
 )
+from taugepa.engine import write_tool_names
 from taugepa.policy import Policy, Quote
 from taugepa.tasks import Action
 
@@ -205,9 +208,6 @@ def check_sequence(
     Runs every action through `engine.execute` after checking it (stopping at the first one
     the engine rejects, whose error is the caller's to report when `execute` raises).
     """
-    from taugepa.airline_facts import EngineState
-    from taugepa.engine import write_tool_names
-
     state, writes, findings = EngineState(engine), write_tool_names(), []
     for index, action in enumerate(actions):
         if action.name in writes:
@@ -534,8 +534,6 @@ def _city(code: str) -> frozenset[str]:
 
 def _same_cities(state: AirlineState, reservation: Any, flights: Any) -> bool:
     """Whether the new itinerary visits the reservation's cities, perhaps through other airports."""
-    from taugepa.airline_facts import resolve_legs
-
     legs, unknown = resolve_legs(state, flights)
     if unknown or not legs:
         return False
