@@ -516,14 +516,16 @@ class Generator:
         which = "whole trip" if r.flight_type == "one_way" else "return flights"
         new_day = new[moving[0]]["date"]
         direction = "later" if shift > 0 else "earlier"
+        days = f"{abs(shift)} day{'s' if abs(shift) > 1 else ''} {direction}"
+        leaves = "it leaves" if r.flight_type == "one_way" else "they leave"
+        where = self.reservation_phrase(draft, rid, locate=rng.random() < 0.3)
         draft.sentences += [
-            f"You want to move the {which} of "
-            f"{self.reservation_phrase(draft, rid, locate=rng.random() < 0.3)} "
-            f"{abs(shift)} day{'s' if abs(shift) > 1 else ''} {direction}, so that it starts on "
-            f"{say.day(rng, new_day)}, keeping the same flight numbers and the same cabin.",
+            f"You want to move the {which} of {where} "
+            f"{days}, so that {leaves} on {say.day(rng, new_day)}, keeping the same flight numbers and the "
+            "same cabin.",
             f"Any fare difference should be charged to, or refunded to, {say.payment_method(rng, method)}.",
         ]
-        if rng.random() < 0.4:
+        if difference and rng.random() < 0.4:
             draft.outputs.append(str(abs(difference)))
             draft.reasoning += 1
             draft.sentences.append(
@@ -632,7 +634,7 @@ class Generator:
             f"{self.reservation_phrase(draft, rid, locate=rng.random() < 0.3)}.",
             f"If there is a fee, pay it with {say.payment_method(rng, method)}.",
         ]
-        if rng.random() < 0.4:
+        if fee and rng.random() < 0.4:  # a required "0" would match almost any answer
             draft.outputs.append(str(fee))
             draft.sentences.append("You want to know how much the extra bags cost in total, in dollars.")
         draft.act("get_reservation_details", reservation_id=rid)
