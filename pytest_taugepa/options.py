@@ -19,9 +19,9 @@ from taugepa.episode import AGENT_KINDS, DEFAULT_MAX_STEPS
 from taugepa.errors import ConfigError
 from taugepa.gating import parse_rate
 from taugepa.results import Scores, load_scores
-from taugepa.tasks import TAU2_AIRLINE
+from taugepa.tasks import DEFAULT_TASK_SET
 
-DEFAULT_TASKS = (TAU2_AIRLINE,)
+DEFAULT_TASKS = (DEFAULT_TASK_SET,)
 DEFAULT_SCORES_OUT = "taugepa-scores.json"
 
 # (flag, ini name, help, argparse extras)

@@ -45,6 +45,15 @@ CARD_DIGITS = task_rule(
     "The gold pays with the card the instruction names",
     (DEFECT,),
 )
+TRANSFER_LAST = task_rule(
+    "transfer.last",
+    "Nothing is written after a transfer to a human agent (the transfer ends the conversation)",
+    (DEFECT,),
+    (
+        "You should transfer the user to a human agent if and only if the request cannot be handled within "
+        "the scope of your actions.",
+    ),
+)
 PASSENGER_NAME = task_rule(
     "instruction.passenger",
     "Every gold passenger is named in the instruction or known from the profile",
@@ -160,6 +169,7 @@ def task_findings(task: Task, state: AirlineState, policy: Policy) -> list[Findi
     free = free_pass_finding(task, policy)
     if free is not None:
         findings.append(free)
+    findings.extend(_writes_after_transfer(task, policy))
     user = state.user(task.user_id)
     if user is None:
         return findings
@@ -196,6 +206,28 @@ def free_pass_finding(task: Task, policy: Policy) -> Finding | None:
         ),
         policy,
     )
+
+
+def _writes_after_transfer(task: Task, policy: Policy) -> list[Finding]:
+    """A gold write after a transfer can never happen: tau-bench ends the episode at the transfer."""
+    for index, action in enumerate(task.actions):
+        if action.name != "transfer_to_human_agents":
+            continue
+        later = [later_index for later_index, _ in writes_of(task) if later_index > index]
+        if later:
+            return [
+                TRANSFER_LAST.finding(
+                    Hit(
+                        DEFECT,
+                        f"the gold transfers to a human agent at action {index}, then writes at action(s) "
+                        f"{', '.join(str(i) for i in later)}, which no agent can reach",
+                    ),
+                    policy,
+                    index,
+                    action.name,
+                )
+            ]
+    return []
 
 
 def _payments(action: Action) -> list[str]:

@@ -148,3 +148,27 @@ def test_audit_command(v1_tasks_file: Path, v1_wiki: Path, tmp_path: Path):
     assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0 and "--out" in missing.stderr
     rules = run_cli("audit", "--list-rules", "--wiki", str(v1_wiki))
     assert rules.returncode == 0 and "cabin.flown" in rules.stdout and "NOT in this policy" in rules.stdout
+
+
+def test_writes_after_a_transfer_are_unreachable():
+    from taugepa.audit import audit_task
+
+    task = {
+        "user_id": "mia_li_3668",
+        "instruction": "Your user id is mia_li_3668. You want to add a bag to NO6JO3.",
+        "actions": [
+            {"name": "transfer_to_human_agents", "kwargs": {"summary": "wants a bag"}},
+            {
+                "name": "update_reservation_baggages",
+                "kwargs": {
+                    "reservation_id": "NO6JO3",
+                    "total_baggages": 3,
+                    "nonfree_baggages": 0,
+                    "payment_id": "credit_card_4421486",
+                },
+            },
+        ],
+    }
+    (parsed,) = parse_v1_tasks(json.dumps([task]), "crafted.json")
+    audit = audit_task(parsed, load_policy())
+    assert [(f.rule, f.severity, f.action_index) for f in audit.findings] == [("transfer.last", "defect", 0)]
