@@ -139,7 +139,8 @@ def itinerary_problems(
     """Why an itinerary is not a trip from `origin` to `destination` of `flight_type` (empty if it is).
 
     Each problem is (kind, text) with kind `unknown` (no such flight or date), `connect` (legs
-    that do not chain) or `endpoints` (the chain starts or ends in the wrong place).
+    that do not chain), `order` (legs that chain only once sorted by time; the endpoints are
+    then judged in time order) or `endpoints` (the chain starts or ends in the wrong place).
 
     The legs must chain (each departs from where the previous one landed, after it landed),
     start at the origin, and end at the destination (one way) or back at the origin after
@@ -159,7 +160,7 @@ def itinerary_problems(
         if in_time != legs and not _chain_problems(in_time, kept):
             problems = [
                 (
-                    "connect",
+                    "order",
                     "the flights are listed out of chronological order ("
                     + ", ".join(f"{leg.flight_number} on {leg.date}" for leg in legs)
                     + "); in time order they connect",

@@ -514,6 +514,18 @@ def _change_route(state: AirlineState, action: Action, context: RuleContext) -> 
     message = f"new flights for {reservation.reservation_id} ({trip}): " + "; ".join(endpoint)
     if any(kind == "connect" for kind, _ in problems):
         yield Hit(POSSIBLE, message + " (the new legs do not connect either)")
+    elif any(kind == "order" for kind, _ in problems):
+        yield Hit(
+            POSSIBLE, message + " (judged in time order: the legs are listed out of chronological order)"
+        )
+    elif any(
+        segment_status(state, *key) in ("landed", "flying", "cancelled") for key in old if key not in new
+    ):
+        yield Hit(
+            POSSIBLE,
+            message
+            + " (it drops segments that have flown or were cancelled: the trip itself may be unchanged)",
+        )
     elif _same_cities(state, reservation, _kwargs(action)["flights"]):
         yield Hit(
             POSSIBLE,
@@ -570,7 +582,7 @@ def _itinerary_connect(state: AirlineState, action: Action, context: RuleContext
             kept=old,
         )
         where = f"new flights for {reservation.reservation_id}"
-    broken = [text for kind, text in problems if kind in ("connect", "unknown")]
+    broken = [text for kind, text in problems if kind in ("connect", "order", "unknown")]
     if broken:
         yield Hit(DEFECT, f"{where}: " + "; ".join(broken))
 
