@@ -10,7 +10,7 @@ from typing import Any
 
 from taugepa.audit import STATUSES, AuditReport
 from taugepa.policy import Policy
-from taugepa.policy_rules import RULES, SEVERITIES, rules_table
+from taugepa.policy_rules import RULES, SEVERITIES, policy_sentences, rules_table
 
 STATUS_LABELS = {
     "clean": "clean",
@@ -126,17 +126,14 @@ def rules_markdown(policy: Policy | None = None) -> list[str]:
         out.append(
             f"- **`{rule['id']}`** ({rule['kind']}; {', '.join(rule['severities'])}): {_md(rule['title'])}"
         )
-        quotes = rule["policy"]
-        if policy is not None and quotes:
-            quote = RULES[rule["id"]].quote(policy)
-            shown = [quote.text] if quote is not None else []
-            missing = quote is not None and not quote.found
+        if policy is not None:
+            shown = policy_sentences(RULES[rule["id"]], policy)
         else:
-            shown, missing = quotes, False
-        for text in shown:
+            shown = [(text, True) for text in rule["policy"]]
+        for text, found in shown:
             out.append(f"  > {_md(' '.join(text.split()))}")
-        if missing:
-            out.append("  (this sentence is not in the policy audited against)")
+            if not found:
+                out.append("  (this sentence is not in the policy audited against)")
         if rule["note"]:
             out.append(f"  {_md(rule['note'])}")
     return [*out, ""]
@@ -147,12 +144,12 @@ def rules_lines(policy: Policy | None = None) -> list[str]:
     lines = []
     for rule in rules_table():
         lines.append(f"{rule['id']}  [{rule['kind']}; {', '.join(rule['severities'])}]  {rule['title']}")
-        quotes = rule["policy"]
-        if policy is not None and quotes:
-            quote = RULES[rule["id"]].quote(policy)
-            quotes = [quote.text + ("" if quote.found else "  (NOT in this policy)")] if quote else []
-        for text in quotes:
-            lines.append(f'    "{" ".join(text.split())}"')
+        if policy is not None:
+            shown = policy_sentences(RULES[rule["id"]], policy)
+        else:
+            shown = [(text, True) for text in rule["policy"]]
+        for text, found in shown:
+            lines.append(f'    "{" ".join(text.split())}"' + ("" if found else "  (NOT in this policy)"))
     return lines
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from taugepa.airline_facts import (
     EXTRA_BAG_PRICE,
     MAX_PASSENGERS,
+    MEMBERSHIPS,
     AirlineState,
     EngineState,
     booked_within_24h,
@@ -704,6 +705,7 @@ def _bags_remove(state: AirlineState, action: Action, context: RuleContext) -> I
     "Free checked bags by membership and cabin; each extra bag is $50",
     ("update_reservation_baggages", "book_reservation"),
     (DEFINITE, POSSIBLE),
+    ("Each extra baggage is 50 dollars.",),
 )
 def _bags_fee(state: AirlineState, action: Action, context: RuleContext) -> Iterable[Hit]:
     kwargs = _kwargs(action)
@@ -1008,6 +1010,19 @@ def _compensation_repeated(state: AirlineState, action: Action, context: RuleCon
         yield Hit(
             POSSIBLE, f"sends a certificate after {len(earlier)} earlier one(s) in the same conversation"
         )
+
+
+def policy_sentences(rule: Rule, policy: Policy) -> list[tuple[str, bool]]:
+    """The sentences a rule rests on in this policy, each with whether the policy contains it.
+
+    Rules whose findings quote a sentence that depends on the case (the free-bag row of the
+    user's membership) list every such sentence.
+    """
+    quote = rule.quote(policy)
+    sentences = [(quote.text, quote.found)] if quote is not None else []
+    if rule.id == "bags.fee":
+        sentences = [(policy.allowance_quote(m).text, policy.allowance_quote(m).found) for m in MEMBERSHIPS]
+    return sentences
 
 
 def rules_table() -> list[dict[str, Any]]:
