@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
+from taugepa.audit import FILTERS
 from taugepa.engine import DEFAULT_POLICY_PATH
 from taugepa.episode import AGENT_KINDS, DEFAULT_MAX_STEPS
 from taugepa.errors import ConfigError
 from taugepa.gating import parse_rate
 from taugepa.results import Scores, load_scores
-from taugepa.tasks import TAU2_AIRLINE
+from taugepa.tasks import DEFAULT_TASK_SET
 
-DEFAULT_TASKS = (TAU2_AIRLINE,)
+DEFAULT_TASKS = (DEFAULT_TASK_SET,)
 DEFAULT_SCORES_OUT = "taugepa-scores.json"
 
 # (flag, ini name, help, argparse extras)
@@ -49,6 +50,18 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ),
     ("--min-pass-rate", "taugepa_min_pass_rate", "fail the run below this pass rate (0.8 or 80%)", {}),
     ("--baseline", "taugepa_baseline", "scores file to compare against for --max-regression", {}),
+    (
+        "--audit",
+        "taugepa_audit",
+        "audit file from `taugepa audit` giving each task's audit status (default: audit against --wiki)",
+        {},
+    ),
+    (
+        "--task-filter",
+        "taugepa_task_filter",
+        "run only tasks of this audit status: all (default), clean, compliant, flagged, violates, free-pass",
+        {},
+    ),
     (
         "--max-regression",
         "taugepa_max_regression",
@@ -89,6 +102,8 @@ class BenchmarkSettings:
     min_pass_rate: float | None
     baseline: Scores | None
     max_regression: float
+    audit_path: Path | None = None
+    task_filter: str = "all"
 
     @property
     def wiki_sha256(self) -> str:
@@ -160,6 +175,11 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
     baseline = load_scores(_path(baseline_value, base)) if baseline_value else None
     if regression_value and baseline is None:
         raise ConfigError("--max-regression needs --baseline SCORES.json to compare against")
+    audit_value, base = _get(config, "taugepa_audit")
+    audit_path = _path(audit_value, base) if audit_value else None
+    task_filter = _get(config, "taugepa_task_filter")[0] or "all"
+    if task_filter not in FILTERS:
+        raise ConfigError(f"unknown --task-filter {task_filter!r}: choose one of {', '.join(FILTERS)}")
     think_flag = config.getoption("taugepa_no_think_tool")
     think_tool = not think_flag if think_flag is not None else bool(config.getini("taugepa_think_tool"))
     return BenchmarkSettings(
@@ -174,6 +194,8 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
         min_pass_rate=min_pass_rate,
         baseline=baseline,
         max_regression=max_regression,
+        audit_path=audit_path,
+        task_filter=task_filter,
     )
 
 

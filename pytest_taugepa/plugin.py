@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pytest_taugepa.audit_support import prepare as prepare_audits
 from pytest_taugepa.options import BenchmarkSettings, add_options, resolve_settings
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
@@ -47,7 +48,7 @@ def start_benchmark(config: pytest.Config) -> None:
     """Validate the options and load the tasks; call from the benchmark suite's pytest_configure."""
     try:
         settings = resolve_settings(config)
-        collection = load_tasks(settings.task_specs)
+        audits, collection = prepare_audits(settings, load_tasks(settings.task_specs))
     except TaugepaError as exc:
         raise pytest.UsageError(str(exc)) from None
     if settings.agent == "llm":
@@ -55,7 +56,7 @@ def start_benchmark(config: pytest.Config) -> None:
             "--agent llm needs an OpenAI-compatible endpoint, which this version cannot drive yet: "
             "run with --agent oracle or --agent null"
         )
-    benchmark = Benchmark(settings=settings, collection=collection)
+    benchmark = Benchmark(settings=settings, collection=collection, audits=audits)
     benchmark.tasks = collection.by_id()
     config.stash[BENCHMARK_KEY] = benchmark
     if not hasattr(config, "workerinput"):  # the controller (or a serial run) reports
@@ -138,7 +139,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     if report.when == "call" or report.outcome != "passed":
         benchmark = item.config.stash[BENCHMARK_KEY]
-        entry = episode_entry(benchmark.tasks[result.task_id], result.to_dict())
+        task = benchmark.tasks[result.task_id]
+        audit = benchmark.audits.for_task(task).brief() if benchmark.audits else None
+        entry = episode_entry(task, result.to_dict(), audit=audit)
         report.taugepa_episode = entry
         _attach_html(report, entry)
         item.stash[REPORTED_KEY] = True

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_taugepa.audit_support import summary_lines as audit_summary_lines
 from pytest_taugepa.session import Benchmark
 from taugepa.gating import min_pass_rate_breach, regression_breach
 from taugepa.passk import describe_pass_k
@@ -52,6 +53,7 @@ class BenchmarkReporter:
             max_steps=settings.max_steps,
             think_tool=settings.think_tool,
             task_sources=benchmark.collection.sources,
+            extra={"audit": benchmark.audits.run_info(len(benchmark.tasks))} if benchmark.audits else None,
         )
         finished = time.time()
         timing = {
@@ -115,6 +117,7 @@ def summary_lines(summary: dict[str, Any], benchmark: Benchmark) -> list[str]:
     lines.extend(_table(summary["by_group"], summary.get("pass_k", {}).get("by_group")))
     lines.append("by gold action:")
     lines.extend(_table(summary["by_action"]))
+    lines.extend(audit_summary_lines(summary, benchmark.ordered_entries(), settings.agent, benchmark.audits))
     if summary["invalid_tasks"]:
         shown = ", ".join(summary["invalid_tasks"][:10])
         more = len(summary["invalid_tasks"]) - 10

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_taugepa.options import BenchmarkSettings
 from taugepa.tasks import Task, TaskCollection
+
+if TYPE_CHECKING:
+    from pytest_taugepa.audit_support import TaskAudits
 
 
 @dataclass
@@ -22,6 +25,7 @@ class Benchmark:
     gate_failures: list[str] = field(default_factory=list)
     gates_decided: bool = False
     scores_written: str | None = None
+    audits: TaskAudits | None = None
 
     def ordered_entries(self) -> list[dict[str, Any]]:
         order = {task_id: position for position, task_id in enumerate(self.tasks)}

@@ -334,6 +334,16 @@ class Engine:
     def _to_text(result: Any) -> str:
         return Environment.to_json_str(result)
 
+    def peek(self, table: str, key: str) -> BaseModel | None:
+        """A row as it stands in this episode, without copying it (None if absent).
+
+        For read-only inspection (policy checks, task generation): callers must not
+        change the row, or they would change the shared base database.
+        """
+        if table not in self._tables:
+            raise KeyError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
+        return dict.get(self._tables[table], key)
+
     def changed_rows(self) -> list[tuple[str, str, str]]:
         """(table, key, row JSON) for every row that now differs from the base, sorted."""
         changed = []

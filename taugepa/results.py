@@ -30,9 +30,13 @@ SCORES_FORMAT = "taugepa-scores"
 SCORES_VERSION = 1
 
 
-def episode_entry(task: Task, result: dict[str, Any]) -> dict[str, Any]:
-    """An episode result as stored in the scores file: the result plus the task's labels."""
+def episode_entry(task: Task, result: dict[str, Any], audit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An episode result as stored in the scores file: the result plus the task's labels.
+
+    `audit` is the task's audit in brief (status, free pass, flags; see `taugepa.audit`).
+    """
     outcome = result["outcome"]
+    labels = {"audit": audit} if audit is not None else {}
     return {
         "task_id": task.id,
         "trial": result["trial"],
@@ -42,6 +46,7 @@ def episode_entry(task: Task, result: dict[str, Any]) -> dict[str, Any]:
         "gold_action_names": task.action_names,
         "outcome": outcome,
         "score": None if outcome in (INVALID, ERROR) else result["reward"],
+        **labels,
         **{k: v for k, v in result.items() if k not in ("task_id", "trial", "outcome")},
     }
 
@@ -67,6 +72,7 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
         for name in entry["gold_action_names"]:
             by_action[name].append(entry)
     overall = _tally(episodes)
+    audit = _audit_tally(episodes)
     return {
         "episodes": len(episodes),
         "tasks": len({e["task_id"] for e in episodes}),
@@ -77,6 +83,25 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "invalid_tasks": sorted({e["task_id"] for e in episodes if e["outcome"] == INVALID}),
         "error_episodes": [f"{e['task_id']}#{e['trial']}" for e in episodes if e["outcome"] == ERROR],
         "pass_k": pass_k_summary(episodes),
+        **({"audit": audit} if audit else {}),
+    }
+
+
+def _audit_tally(episodes: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Outcomes per audit status and for free passes, when the episodes carry audits."""
+    by_status: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    free_passes = []
+    for entry in episodes:
+        audit = entry.get("audit")
+        if audit:
+            by_status[audit["status"]].append(entry)
+            if audit["free_pass"]:
+                free_passes.append(entry)
+    if not by_status:
+        return None
+    return {
+        "by_status": {status: _tally(group) for status, group in sorted(by_status.items())},
+        "free_pass": _tally(free_passes),
     }
 
 

@@ -77,11 +77,24 @@ def render_episode_body(entry: dict[str, Any]) -> str:
         '<div class="tg-episode">'
         f"<p><b>{escape(entry['task_id'])}</b> (trial {int(entry['trial'])}): "
         f"{escape(entry['outcome'])}</p>"
+        f"{render_audit(entry.get('audit'))}"
         f'<pre class="tg-msg">{escape(entry.get("feedback", ""))}</pre>'
         f"{render_actions(entry.get('expected_actions', []), taken)}"
         f"{render_messages(entry.get('messages', []))}"
         "</div>"
     )
+
+
+def render_audit(audit: dict[str, Any] | None) -> str:
+    """The task's audit in one line: status, free pass, flagged rules."""
+    if not audit:
+        return ""
+    text = f"task audit: {audit['status']}"
+    if audit.get("free_pass"):
+        text += " · free pass (doing nothing passes)"
+    if audit.get("flags"):
+        text += " · " + ", ".join(audit["flags"])
+    return f'<p class="tg-audit">{escape(text)}</p>'
 
 
 def _action_text(action: dict[str, Any]) -> str:

@@ -9,4 +9,6 @@ COMMANDS = [
     "compare",
     "rescore",
     "report",
+    "audit",
+    "generate",
 ]

@@ -1,0 +1,88 @@
+"""`taugepa audit`: check tasks' gold actions against the airline policy, write an audit file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+FAIL_LEVELS = ("definite", "possible", "defect")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "audit",
+        help="audit tasks against the airline policy: replay each gold and list what breaks the policy",
+        description="Replay each task's gold actions on a fresh database, check every write against the "
+        "policy rules and the instruction against the gold, and write a JSON audit file (per task and "
+        "finding), a Markdown summary and a terminal summary.",
+    )
+    parser.add_argument(
+        "--tasks",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="task file, glob or built-in set (repeatable; NAME=PATH names the set)",
+    )
+    parser.add_argument(
+        "--wiki",
+        metavar="POLICY",
+        help="the policy the tasks should follow (default: tau2's airline policy, the engine's)",
+    )
+    parser.add_argument("--out", metavar="AUDIT.json", help="where to write the audit file")
+    parser.add_argument(
+        "--markdown",
+        metavar="PATH",
+        help="where to write the Markdown summary (default: the audit file with .md)",
+    )
+    parser.add_argument(
+        "--examples", type=int, default=1, metavar="N", help="examples per rule in the terminal (default 1)"
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=FAIL_LEVELS,
+        help="exit with status 1 if any task has a finding this severe (definite < possible < defect "
+        "in what they include: 'possible' also fails on definite, 'defect' on all three)",
+    )
+    parser.add_argument(
+        "--list-rules", action="store_true", help="print the rules with their policy sentences and exit"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from taugepa.audit import audit_tasks
+    from taugepa.audit_report import markdown, rules_lines, terminal_lines
+    from taugepa.errors import ConfigError
+    from taugepa.policy import load_policy
+    from taugepa.tasks import load_tasks
+
+    policy = load_policy(args.wiki)
+    if args.list_rules:
+        print("\n".join(rules_lines(policy)))
+        return 0
+    if not args.out:
+        raise ConfigError("taugepa audit needs --out AUDIT.json (where to write the audit)")
+    if args.examples < 0:
+        raise ConfigError(f"--examples must be 0 or more, got {args.examples}")
+    collection = load_tasks(args.tasks)
+    report = audit_tasks(collection.tasks, policy, sources=collection.sources)
+    out = Path(args.out)
+    md_path = Path(args.markdown) if args.markdown else out.with_suffix(".md")
+    report.write(out)
+    from taugepa.files import write_text_atomically
+
+    write_text_atomically(md_path, markdown(report, policy))
+    for line in terminal_lines(report, examples=args.examples, where=str(out)):
+        print(line)
+    print(f"markdown summary: {md_path}")
+    if args.fail_on:
+        levels = FAIL_LEVELS[: FAIL_LEVELS.index(args.fail_on) + 1]
+        failing = [a.task_id for a in report.tasks if any(f.severity in levels for f in a.findings)]
+        if failing:
+            print(
+                f"taugepa audit: {len(failing)} task(s) have {'/'.join(levels)} findings (--fail-on "
+                f"{args.fail_on})"
+            )
+            return 1
+    return 0
