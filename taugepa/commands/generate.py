@@ -30,9 +30,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from taugepa.audit import audit_tasks
     from taugepa.audit_report import terminal_lines
+    from taugepa.files import write_text_atomically
     from taugepa.generator import dumps, generate_tasks
     from taugepa.policy import load_policy
-    from taugepa.files import write_text_atomically
     from taugepa.tasks import parse_v1_tasks
 
     policy = load_policy(args.wiki)
