@@ -21,6 +21,10 @@ class Benchmark:
     started_at: float = field(default_factory=time.time)
     gate_failures: list[str] = field(default_factory=list)
     scores_written: str | None = None
+    prefetcher: Any = None  # this process's episode pool (pytest_taugepa.prefetch.Prefetcher)
+    cost_ledger: str | None = None  # folder where processes record spending, with --max-cost
+    not_started: list[str] = field(default_factory=list)  # why episodes were not started
+    config_error: str | None = None  # the configuration error that stopped the run
 
     def ordered_entries(self) -> list[dict[str, Any]]:
         order = {task_id: position for position, task_id in enumerate(self.tasks)}

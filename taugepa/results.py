@@ -25,6 +25,7 @@ from typing import Any
 from taugepa.errors import ConfigError
 from taugepa.scoring import ERROR, FAILED, INVALID, OUTCOMES, PASSED
 from taugepa.tasks import Task
+from taugepa.usage import run_usage
 
 SCORES_FORMAT = "taugepa-scores"
 SCORES_VERSION = 1
@@ -76,6 +77,7 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "by_action": {name: _tally(group) for name, group in sorted(by_action.items())},
         "invalid_tasks": sorted({e["task_id"] for e in episodes if e["outcome"] == INVALID}),
         "error_episodes": [f"{e['task_id']}#{e['trial']}" for e in episodes if e["outcome"] == ERROR],
+        "usage": run_usage(episodes),
     }
 
 

@@ -411,9 +411,8 @@ def _error(message: str, code: str) -> dict[str, Any]:
 
 def scripted_llm_config(base_url: str, api_key_env: str, **settings: Any) -> LLMConfig:
     """LLM settings that point both sides at a scripted server's two models."""
-    return LLMConfig(
-        agent_model=AGENT_MODEL, user_model=USER_MODEL, base_url=base_url, api_key_env=api_key_env, **settings
-    )
+    models = {"agent_model": AGENT_MODEL, "user_model": USER_MODEL}
+    return LLMConfig(base_url=base_url, api_key_env=api_key_env, **{**models, **settings})
 
 
 def main(argv: list[str] | None = None) -> int:
