@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_taugepa.llm_options import add_llm_options, resolve_llm_settings
+from pytest_taugepa.llm_options import add_llm_options, resolve_llm_options
 from taugepa.engine import DEFAULT_POLICY_PATH
 from taugepa.episode import AGENT_KINDS, DEFAULT_MAX_STEPS
 from taugepa.errors import ConfigError
@@ -181,7 +181,7 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
         raise ConfigError("--max-regression needs --baseline SCORES.json to compare against")
     think_flag = config.getoption("taugepa_no_think_tool")
     think_tool = not think_flag if think_flag is not None else bool(config.getini("taugepa_think_tool"))
-    llm_settings = resolve_llm_settings(lambda ini: _get(config, ini), config, agent)
+    llm_settings = resolve_llm_options(lambda ini: _get(config, ini), config, agent)
     return BenchmarkSettings(
         task_specs=task_specs,
         wiki_path=wiki_path,

@@ -16,13 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from taugepa.gold import default_cache_dir
-
 CACHE_FORMAT = 1  # bump when the key or the stored value changes meaning
 
 
 def default_llm_cache_dir() -> Path:
     """`<taugepa cache dir>/llm` (see `taugepa.gold.default_cache_dir`)."""
+    from taugepa.gold import default_cache_dir  # imports the engine: only when needed
+
     return default_cache_dir() / "llm"
 
 

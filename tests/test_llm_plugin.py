@@ -192,7 +192,8 @@ def test_configuration_errors_stop_the_run_with_one_line(
         assert requests <= 2 * 8  # the episodes in flight (8 by default): the user's line, the agent's 404
 
 
-def test_max_cost_ends_the_run_with_a_partial_scores_file(tmp_path, medium_file, medium_tasks):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_max_cost_ends_the_run_with_a_partial_scores_file(tmp_path, medium_file, medium_tasks, workers):
     prices = tmp_path / "prices.json"
     prices.write_text(
         json.dumps({AGENT_MODEL: {"input": 5, "output": 5}, USER_MODEL: {"input": 5, "output": 5}})
@@ -201,15 +202,16 @@ def test_max_cost_ends_the_run_with_a_partial_scores_file(tmp_path, medium_file,
         args = llm_args(
             server, medium_file, "--no-llm-cache", "--prices", str(prices), "--max-cost", "0.5", count=60
         )
-        run = benchmark(tmp_path, *args, "--concurrency", "2")
+        run = benchmark(tmp_path, *args, "--concurrency", "2", *workers)
     assert run.returncode == 2, run.stdout[-3000:] + run.stderr
     scores = json.loads((tmp_path / "scores.json").read_text())
     ran = len(scores["episodes"])
     assert scores["stopped"]["episodes_not_started"] == 60 - ran and 0 < ran < 60
     assert scores["stopped"]["reason"].startswith("--max-cost $0.5 reached")
-    assert (
-        0.5 <= scores["summary"]["usage"]["cost_usd"] < 0.5 + 3 * 0.2
-    )  # at most the episodes in flight more
+    costs = [e["usage"]["cost_usd"] for e in scores["episodes"] if e["usage"]]
+    assert scores["summary"]["usage"]["cost_usd"] == pytest.approx(sum(costs))
+    in_flight = 2 * (1 + len(workers) // 2)  # --concurrency 2 per process
+    assert 0.5 <= sum(costs) <= 0.5 + in_flight * max(costs)  # the overshoot: episodes already in flight
     assert f"{60 - ran} episodes not run (the scores file is partial)" in run.stdout
 
 

@@ -6,4 +6,5 @@ A module here defines `register(subparsers)`, which adds its parser and sets `ha
 
 COMMANDS = [
     "tasks",
+    "llm_check",
 ]
