@@ -109,6 +109,12 @@ def _add_html_metadata(config: pytest.Config, settings: BenchmarkSettings) -> No
         metadata["taugepa agent"] = settings.agent
         metadata["taugepa wiki"] = f"{settings.wiki_path} (sha256 {settings.wiki_sha256[:12]})"
         metadata["taugepa tasks"] = ", ".join(settings.task_specs)
+        if settings.llm is not None:
+            described = settings.llm.describe()
+            metadata["taugepa models"] = (
+                f"agent {described['agent_model']} at {described['base_url']}, "
+                f"user {described['user_model']} at {described['user_base_url']}"
+            )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

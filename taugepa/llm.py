@@ -217,8 +217,6 @@ class ChatClient:
         self.cache = ResponseCache(endpoint.cache_dir or None) if endpoint.cache_dir is not None else None
         self.prices = PriceTable({name: Price(i, o) for name, i, o in endpoint.prices})
         self._answered = threading.Event()  # set once the server has answered anything at all
-        self._lock = threading.Lock()
-        self.network_requests = 0  # HTTP attempts made (including retries), for benchmarks
 
     def complete(
         self,
@@ -277,8 +275,6 @@ class ChatClient:
         """The response body; retries transient failures, raises on the others."""
         attempts = self.endpoint.max_retries + 1
         for attempt in range(attempts):
-            with self._lock:
-                self.network_requests += 1
             try:
                 text = self._client.post(
                     CHAT_COMPLETIONS_PATH, content=content, cast_to=str, options=JSON_REQUEST_OPTIONS
@@ -297,7 +293,8 @@ class ChatClient:
             except self._openai.APIConnectionError as exc:  # includes APITimeoutError
                 reason = self._connection_reason(exc)
                 retry_after = None
-                if _could_not_connect(exc) and not self._answered.is_set() and attempt >= 1:
+                last_chance = attempt >= 1 or attempt == attempts - 1
+                if _could_not_connect(exc) and not self._answered.is_set() and last_chance:
                     raise LLMConfigError(
                         f"cannot reach the LLM endpoint {self.url} ({reason}): check --base-url "
                         "(or --user-base-url) and that the server is running"
@@ -401,7 +398,8 @@ def assistant_message(body: Any) -> dict[str, Any]:
             arguments = json.dumps(arguments if arguments is not None else {})
         calls.append(
             {
-                "id": str(call.get("id") or f"call_{position}"),
+                # a missing id gets one that is unique and the same on every rerun (cache keys)
+                "id": str(call.get("id") or f"call_{str(body.get('id') or '')[-16:]}_{position}"),
                 "type": "function",
                 "function": {"name": str(function.get("name") or ""), "arguments": arguments},
             }
