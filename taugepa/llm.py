@@ -62,6 +62,14 @@ class LLMConfigError(ConfigError):
     """The endpoint refused the request for a reason retrying cannot fix: stop the session."""
 
 
+class RequestFailed(InfrastructureError):
+    """A request still failed after all its retries; `usage` records the attempt."""
+
+    def __init__(self, message: str, usage: CallUsage):
+        super().__init__(message)
+        self.usage = usage
+
+
 @dataclass(frozen=True)
 class LLMConfig:
     """How to reach the agent's and the user simulator's models (key *names*, never values)."""
@@ -301,14 +309,17 @@ class ChatClient:
                     ) from None
             except MalformedResponse as exc:
                 reason, retry_after = f"malformed response ({exc})", None
+            failed = CallUsage(side, model, 0, 0, cached=False, retries=attempt, cost_usd=0.0, failed=True)
             if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
-                raise InfrastructureError(
+                raise RequestFailed(
                     f"the {side} model {model!r} at {self.url} asked to wait {retry_after:.0f} s "
-                    f"(Retry-After), more than the {MAX_RETRY_AFTER_S:.0f} s taugepa waits"
+                    f"(Retry-After), more than the {MAX_RETRY_AFTER_S:.0f} s taugepa waits",
+                    failed,
                 )
             if attempt == attempts - 1:
-                raise InfrastructureError(
-                    f"the {side} model {model!r} at {self.url} failed {attempts} time(s); last: {reason}"
+                raise RequestFailed(
+                    f"the {side} model {model!r} at {self.url} failed {attempts} time(s); last: {reason}",
+                    failed,
                 )
             pause = retry_after if retry_after is not None else self._backoff(attempt)
             log.info(

@@ -16,7 +16,10 @@ SIDES = ("agent", "user")
 
 @dataclass
 class CallUsage:
-    """One completion: its tokens, whether it came from the cache, how many retries it took."""
+    """One completion: its tokens, whether it came from the cache, how many retries it took.
+
+    A request that failed after all its retries is recorded too (`failed`, no tokens).
+    """
 
     side: str
     model: str
@@ -25,6 +28,7 @@ class CallUsage:
     cached: bool
     retries: int
     cost_usd: float | None
+    failed: bool = False
 
 
 @dataclass
@@ -35,6 +39,7 @@ class SideUsage:
     requests: int = 0  # completions that came from the network
     cache_hits: int = 0
     retries: int = 0
+    failures: int = 0  # requests that still failed after all retries
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
@@ -42,6 +47,9 @@ class SideUsage:
     def add_call(self, call: CallUsage) -> None:
         self.model = self.model or call.model
         self.retries += call.retries
+        if call.failed:
+            self.failures += 1
+            return
         if call.cached:
             self.cache_hits += 1
             return
@@ -52,7 +60,7 @@ class SideUsage:
 
     def add(self, other: dict[str, Any]) -> None:
         self.model = self.model or other.get("model")
-        for name in ("requests", "cache_hits", "retries", "prompt_tokens", "completion_tokens"):
+        for name in ("requests", "cache_hits", "retries", "failures", "prompt_tokens", "completion_tokens"):
             setattr(self, name, getattr(self, name) + int(other.get(name) or 0))
         self.cost_usd = _add_cost(self.cost_usd, other.get("cost_usd"))
 
@@ -121,9 +129,10 @@ def usage_lines(usage: dict[str, Any] | None) -> list[str]:
         tally = usage.get(side) or {}
         if not tally.get("model"):
             continue
+        failures = f", {tally['failures']} failed after retries" if tally.get("failures") else ""
         lines.append(
             f"  {side:<5}  {tally['model']}: {tally['requests']} requests, {tally['cache_hits']} cached, "
-            f"{tally['retries']} retries, {tally['prompt_tokens']:,} prompt + "
+            f"{tally['retries']} retries{failures}, {tally['prompt_tokens']:,} prompt + "
             f"{tally['completion_tokens']:,} completion tokens, {format_cost(tally['cost_usd'])}"
         )
     return ["LLM usage (tokens and cost of this run's requests; cached answers are free):", *lines] + [

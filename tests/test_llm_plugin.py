@@ -219,3 +219,23 @@ def test_max_cost_needs_known_prices(tmp_path, medium_file, medium_tasks):
     with ScriptedServer(medium_tasks, api_key=KEY) as server:
         run = benchmark(tmp_path, *llm_args(server, medium_file, "--max-cost", "1"))
     assert run.returncode == 4 and "--max-cost needs the price of model 'scripted-" in run.stderr
+
+
+def test_an_endpoint_failing_after_retries_gives_errors_not_failures(tmp_path, medium_file, medium_tasks):
+    faults = Faults(rate=1.0, kinds=("503",), max_in_a_row=1000, retry_after=0.01)
+    with ScriptedServer(medium_tasks, faults=faults, api_key=KEY) as server:
+        args = llm_args(server, medium_file, "--no-llm-cache", "--max-retries", "2", count=5)
+        run = benchmark(tmp_path, *args)
+        requests = server.stats()["requests"]
+    last_line = run.stdout.strip().splitlines()[-1]
+    assert run.returncode == 1 and "5 errors" in last_line and "failed" not in last_line
+    assert "Infrastructure error (not the agent's fault): the user model 'scripted-user'" in run.stdout
+    summary = json.loads((tmp_path / "scores.json").read_text())["summary"]
+    assert summary["counts"] == {"passed": 0, "failed": 0, "invalid": 0, "error": 5}
+    assert summary["pass_rate"] is None and len(summary["error_episodes"]) == 5
+    assert requests == 5 * 3
+    assert summary["usage"]["user"]["retries"] == 5 * 2 and summary["usage"]["user"]["failures"] == 5
+    assert (
+        "2 retries, 1 failed after retries" not in run.stdout
+        and "10 retries, 5 failed after retries" in run.stdout
+    )
