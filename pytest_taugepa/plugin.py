@@ -87,6 +87,17 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput[LEDGER_INPUT] = benchmark.cost_ledger
 
 
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist (controller): with --dist load and --concurrency > 1, queue enough cases per worker."""
+    benchmark = config.stash.get(BENCHMARK_KEY, None)
+    if benchmark is None or benchmark.settings.concurrency <= 1 or config.getvalue("dist") != "load":
+        return None
+    from pytest_taugepa.xdist_scheduling import EpisodeLoadScheduling
+
+    return EpisodeLoadScheduling(config, log, depth=2 * benchmark.settings.concurrency)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     benchmark = session.config.stash.get(BENCHMARK_KEY, None)
     if benchmark is not None and benchmark.prefetcher is not None:

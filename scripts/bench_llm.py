@@ -13,8 +13,9 @@ in its own process with a fixed latency per answer, as a remote model would be. 
 
 By default episodes run through `taugepa.runner.run_episodes` (what the GEPA adapter uses),
 timed after the one-time import of the openai SDK; gold digests are computed beforehand.
-With --via-pytest they run as `pytest benchmarks --concurrency N` (no -n), timed from the
-scores file's wall time (the pytest session, without interpreter start-up) and end to end.
+With --via-pytest they run as `pytest benchmarks --concurrency N` (add `--workers W` for
+`-n W`: then W x N are in flight), timed from the scores file's wall time (the pytest
+session, without interpreter start-up) and end to end.
 """
 
 from __future__ import annotations
@@ -66,13 +67,15 @@ def run_with_runner(tasks, wiki: str, base_url: str, cache_dir: Path, concurrenc
     return time.perf_counter() - started, [(r.task_id, r.outcome) for r in results]
 
 
-def run_with_pytest(task_file: Path, wiki: Path, base_url: str, cache_dir: Path, concurrency: int, out: Path):
+def run_with_pytest(
+    task_file: Path, wiki: Path, base_url: str, cache_dir: Path, concurrency: int, out: Path, workers: int
+):
     command = [
         sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
         "--tasks", str(task_file), "--wiki", str(wiki), "--agent", "llm",
         "--agent-model", "scripted-agent", "--user-model", "scripted-user", "--base-url", base_url,
         "--api-key-env", KEY_ENV, "--llm-cache", str(cache_dir), "--concurrency", str(concurrency),
-        "--scores-out", str(out),
+        "--scores-out", str(out), *(["-n", str(workers)] if workers else []),
     ]  # fmt: skip
     started = time.perf_counter()
     run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
@@ -91,6 +94,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.3, help="seconds per model answer")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--via-pytest", action="store_true", help="run through pytest benchmarks")
+    parser.add_argument("--workers", type=int, default=0, help="with --via-pytest: pytest-xdist -n WORKERS")
     args = parser.parse_args()
     os.environ[KEY_ENV] = "sk-bench-not-a-real-key"
 
@@ -110,8 +114,11 @@ def main() -> int:
         gold.get(task, world)  # warm the gold cache: we measure the LLM path, not gold replays
     wiki = wiki_path.read_text()
     process, base_url = start_server(task_file, args.latency)
+    mode = "run_episodes"
+    if args.via_pytest:
+        mode = "pytest benchmarks" + (f" -n {args.workers}" if args.workers else "")
     print(f"{len(tasks)} valid medium tasks, latency {args.latency * 1000:.0f} ms per answer, "
-          f"concurrency {args.concurrency}, {'pytest benchmarks' if args.via_pytest else 'run_episodes'}, "
+          f"concurrency {args.concurrency}{' per worker' if args.workers else ''}, {mode}, "
           f"server {base_url} (own process), {os.cpu_count()} CPUs")  # fmt: skip
     try:
         runs = []
@@ -120,7 +127,7 @@ def main() -> int:
             if args.via_pytest:
                 scores_out = work / f"scores-{len(runs)}.json"
                 wall, end_to_end, verdicts = run_with_pytest(
-                    task_file, wiki_path, base_url, work / "cache", args.concurrency, scores_out
+                    task_file, wiki_path, base_url, work / "cache", args.concurrency, scores_out, args.workers
                 )
             else:
                 wall, verdicts = run_with_runner(tasks, wiki, base_url, work / "cache", args.concurrency)
@@ -128,7 +135,7 @@ def main() -> int:
             stats = server_stats(base_url)
             requests = stats["requests"] - before
             runs.append((wall, requests, verdicts))
-            ideal = requests * args.latency / args.concurrency
+            ideal = requests * args.latency / (args.concurrency * max(1, args.workers))
             line = f"{label}: wall {wall:.2f} s, {requests} requests"
             if end_to_end is not None:
                 line += f" (end to end with interpreter start-up {end_to_end:.2f} s)"
