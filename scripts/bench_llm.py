@@ -21,6 +21,7 @@ session, without interpreter start-up) and end to end.
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import os
 import subprocess
@@ -64,7 +65,22 @@ def run_with_runner(tasks, wiki: str, base_url: str, cache_dir: Path, concurrenc
     prepare_clients(llm)  # the one-time import of the openai SDK is not what we measure
     started = time.perf_counter()
     results = run_episodes(jobs, concurrency=concurrency)
-    return time.perf_counter() - started, [(r.task_id, r.outcome) for r in results]
+    wall = time.perf_counter() - started
+    return wall, [(r.task_id, r.outcome, _requests(r.usage)) for r in results]
+
+
+def _requests(usage: dict) -> int:
+    return sum((usage.get(side) or {}).get("requests", 0) for side in ("agent", "user"))
+
+
+def in_order_bound(requests_per_episode: list[int], slots: int) -> float:
+    """The best efficiency possible when episodes start in order on `slots` slots and every
+    request takes exactly the latency: the tail, where fewer episodes than slots are left,
+    cannot be filled."""
+    finish = [0] * slots
+    for requests in requests_per_episode:
+        heapq.heapreplace(finish, finish[0] + requests)
+    return sum(requests_per_episode) / slots / max(finish)
 
 
 def run_with_pytest(
@@ -83,7 +99,7 @@ def run_with_pytest(
     if run.returncode != 0:
         sys.exit(f"pytest failed ({run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}")
     scores = json.loads(out.read_text())
-    verdicts = [(e["task_id"], e["outcome"]) for e in scores["episodes"]]
+    verdicts = [(e["task_id"], e["outcome"], _requests(e["usage"])) for e in scores["episodes"]]
     return scores["timing"]["wall_s"], end_to_end, verdicts
 
 
@@ -143,9 +159,13 @@ def main() -> int:
                 line += f", ideal {ideal:.2f} s, concurrency efficiency {ideal / wall:.3f}"
                 line += f", max in flight {stats['max_in_flight']}"
             print(line)
-        (wall1, _, verdicts1), (wall2, requests2, verdicts2) = runs
+        (wall1, _, run1), (wall2, requests2, run2) = runs
+        verdicts1, verdicts2 = [v[:2] for v in run1], [v[:2] for v in run2]
         counts = dict(Counter(outcome for _, outcome in verdicts1))
         print(f"verdicts: {counts}; rerun identical: {verdicts1 == verdicts2}")
+        slots = args.concurrency * max(1, args.workers)
+        bound = in_order_bound([requests for *_, requests in run1], slots)
+        print(f"best possible efficiency for these episodes started in order on {slots} slots: {bound:.3f}")
         print(f"cached rerun: {requests2} requests, {wall2 / wall1:.1%} of the first run's wall time")
     finally:
         process.terminate()
