@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from pytest_taugepa.llm_options import add_llm_options, resolve_llm_options
 from taugepa.audit import FILTERS
 from taugepa.engine import DEFAULT_POLICY_PATH
 from taugepa.episode import AGENT_KINDS, DEFAULT_MAX_STEPS
 from taugepa.errors import ConfigError
 from taugepa.gating import parse_rate
+from taugepa.llm import LLMConfig
 from taugepa.results import Scores, load_scores
 from taugepa.tasks import DEFAULT_TASK_SET
 
@@ -85,6 +87,7 @@ def add_options(parser: pytest.Parser) -> None:
         help="do not offer tau-bench v1's no-op `think` tool to the agent",
     )
     parser.addini("taugepa_think_tool", "offer the `think` tool (default true)", type="bool", default=True)
+    add_llm_options(group, parser)
 
 
 @dataclass(frozen=True)
@@ -104,10 +107,26 @@ class BenchmarkSettings:
     max_regression: float
     audit_path: Path | None = None
     task_filter: str = "all"
+    llm: LLMConfig | None = None  # models and endpoints, with --agent llm
+    concurrency: int = 1  # episodes in flight per process
+    max_cost: float | None = None
 
     @property
     def wiki_sha256(self) -> str:
         return hashlib.sha256(self.wiki_text.encode()).hexdigest()
+
+    @property
+    def models(self) -> dict[str, str | None]:
+        llm = self.llm
+        return {"agent": llm.agent_model if llm else None, "user": llm.user_model if llm else None}
+
+    @property
+    def run_extra(self) -> dict[str, Any]:
+        """What the scores file's `run` section records beyond the core settings."""
+        extra: dict[str, Any] = {"concurrency": self.concurrency, "max_cost": self.max_cost}
+        if self.llm:
+            extra["llm"] = self.llm.describe()
+        return extra
 
 
 def _get(config: pytest.Config, ini: str) -> tuple[Any, Path | None]:
@@ -182,6 +201,7 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
         raise ConfigError(f"unknown --task-filter {task_filter!r}: choose one of {', '.join(FILTERS)}")
     think_flag = config.getoption("taugepa_no_think_tool")
     think_tool = not think_flag if think_flag is not None else bool(config.getini("taugepa_think_tool"))
+    llm_settings = resolve_llm_options(lambda ini: _get(config, ini), config, agent)
     return BenchmarkSettings(
         task_specs=task_specs,
         wiki_path=wiki_path,
@@ -196,6 +216,9 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
         max_regression=max_regression,
         audit_path=audit_path,
         task_filter=task_filter,
+        llm=llm_settings.llm,
+        concurrency=llm_settings.concurrency,
+        max_cost=llm_settings.max_cost,
     )
 
 

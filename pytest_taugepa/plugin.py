@@ -12,23 +12,29 @@ run with `-n N` produces the same file as a serial run.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from typing import Any
 
 import pytest
 
 from pytest_taugepa.audit_support import prepare as prepare_audits
 from pytest_taugepa.options import BenchmarkSettings, add_options, resolve_settings
+from pytest_taugepa.prefetch import Prefetcher
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
 from taugepa.engine import tool_names
-from taugepa.episode import EpisodeConfig, EpisodeResult, run_episode
+from taugepa.episode import EpisodeConfig, EpisodeResult
 from taugepa.errors import TaugepaError
+from taugepa.llm import prepare_clients
 from taugepa.results import episode_entry
+from taugepa.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.scoring import ERROR, INVALID, PASSED
 from taugepa.tasks import load_tasks
 from taugepa.transcript import render_episode
 
 TASK_PARAM = "taugepa_task"
+LEDGER_INPUT = "taugepa_cost_ledger"  # xdist workerinput key: the folder where workers record spending
 
 
 class EpisodeInfrastructureError(Exception):
@@ -38,6 +44,8 @@ class EpisodeInfrastructureError(Exception):
 BENCHMARK_KEY = pytest.StashKey[Benchmark]()
 EPISODE_KEY = pytest.StashKey[EpisodeResult]()
 REPORTED_KEY = pytest.StashKey[bool]()
+NOT_STARTED_KEY = pytest.StashKey[str]()
+CONFIG_ERROR_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,15 +57,18 @@ def start_benchmark(config: pytest.Config) -> None:
     try:
         settings = resolve_settings(config)
         audits, collection = prepare_audits(settings, load_tasks(settings.task_specs))
+        if settings.llm is not None:
+            prepare_clients(settings.llm)  # a missing API key stops the session here
     except TaugepaError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if settings.agent == "llm":
-        raise pytest.UsageError(
-            "--agent llm needs an OpenAI-compatible endpoint, which this version cannot drive yet: "
-            "run with --agent oracle or --agent null"
-        )
     benchmark = Benchmark(settings=settings, collection=collection, audits=audits)
     benchmark.tasks = collection.by_id()
+    if settings.max_cost is not None:
+        worker_input = getattr(config, "workerinput", None)
+        if worker_input is not None:
+            benchmark.cost_ledger = worker_input.get(LEDGER_INPUT)
+        else:
+            benchmark.cost_ledger = tempfile.mkdtemp(prefix="taugepa-cost-")
     config.stash[BENCHMARK_KEY] = benchmark
     if not hasattr(config, "workerinput"):  # the controller (or a serial run) reports
         config.pluginmanager.register(BenchmarkReporter(config, benchmark), "taugepa-reporter")
@@ -67,6 +78,37 @@ def start_benchmark(config: pytest.Config) -> None:
     for name in sorted(tool_names()):
         config.addinivalue_line("markers", f"{name}: taugepa tasks whose gold actions call {name}")
     _add_html_metadata(config, settings)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist (controller): tell each worker where the run's spending is recorded."""
+    benchmark = node.config.stash.get(BENCHMARK_KEY, None)
+    if benchmark is not None and benchmark.cost_ledger:
+        node.workerinput[LEDGER_INPUT] = benchmark.cost_ledger
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist (controller): with --dist load and --concurrency > 1, queue enough cases per worker."""
+    benchmark = config.stash.get(BENCHMARK_KEY, None)
+    if benchmark is None or benchmark.settings.concurrency <= 1 or config.getvalue("dist") != "load":
+        return None
+    from pytest_taugepa.xdist_scheduling import EpisodeLoadScheduling
+
+    return EpisodeLoadScheduling(config, log, depth=2 * benchmark.settings.concurrency)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    benchmark = session.config.stash.get(BENCHMARK_KEY, None)
+    if benchmark is not None and benchmark.prefetcher is not None:
+        benchmark.prefetcher.pool.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    benchmark = config.stash.get(BENCHMARK_KEY, None)
+    if benchmark is not None and benchmark.cost_ledger and not hasattr(config, "workerinput"):
+        shutil.rmtree(benchmark.cost_ledger, ignore_errors=True)
 
 
 def _add_html_metadata(config: pytest.Config, settings: BenchmarkSettings) -> None:
@@ -79,6 +121,12 @@ def _add_html_metadata(config: pytest.Config, settings: BenchmarkSettings) -> No
         metadata["taugepa agent"] = settings.agent
         metadata["taugepa wiki"] = f"{settings.wiki_path} (sha256 {settings.wiki_sha256[:12]})"
         metadata["taugepa tasks"] = ", ".join(settings.task_specs)
+        if settings.llm is not None:
+            described = settings.llm.describe()
+            metadata["taugepa models"] = (
+                f"agent {described['agent_model']} at {described['base_url']}, "
+                f"user {described['user_model']} at {described['user_base_url']}"
+            )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -111,16 +159,55 @@ class EpisodeCheck:
             pytest.fail(self.result.feedback, pytrace=False)
 
 
-@pytest.fixture
-def taugepa_episode(request: pytest.FixtureRequest, taugepa_task: tuple[str, int]) -> EpisodeCheck:
-    """Run the episode for this case; invalid tasks skip, infrastructure errors are ERRORs."""
-    benchmark = request.config.stash[BENCHMARK_KEY]
-    task_id, trial = taugepa_task
+def _episode_job(benchmark: Benchmark, task_id: str, trial: int) -> EpisodeJob:
     settings = benchmark.settings
     config = EpisodeConfig(
-        agent=settings.agent, max_steps=settings.max_steps, think_tool=settings.think_tool, trial=trial
+        agent=settings.agent,
+        max_steps=settings.max_steps,
+        think_tool=settings.think_tool,
+        trial=trial,
+        llm=settings.llm,
     )
-    result = run_episode(benchmark.tasks[task_id], settings.wiki_text, config)
+    return EpisodeJob(benchmark.tasks[task_id], settings.wiki_text, config)
+
+
+def _prefetcher(config: pytest.Config, benchmark: Benchmark) -> Prefetcher:
+    """This process's episode pool (built on first use, closed at the end of the session)."""
+    if benchmark.prefetcher is None:
+        settings = benchmark.settings
+        worker = getattr(config, "workerinput", {}).get("workerid", "main")
+        budget = CostBudget(settings.max_cost, benchmark.cost_ledger, name=worker)
+        pool = EpisodePool(settings.concurrency, budget=budget)
+
+        def job_for(item: pytest.Item) -> EpisodeJob | None:
+            callspec = getattr(item, "callspec", None)
+            params = callspec.params if callspec is not None else {}
+            if TASK_PARAM not in params:
+                return None
+            return _episode_job(benchmark, *params[TASK_PARAM])
+
+        benchmark.prefetcher = Prefetcher(pool, job_for)
+    return benchmark.prefetcher
+
+
+@pytest.fixture
+def taugepa_episode(request: pytest.FixtureRequest, taugepa_task: tuple[str, int]) -> EpisodeCheck:
+    """Run the episode for this case; invalid tasks skip, infrastructure errors are ERRORs.
+
+    Episodes of the following cases may already be running (see `prefetch`). A configuration
+    error (such as an unknown model) stops the session; a spent --max-cost skips the case.
+    """
+    benchmark = request.config.stash[BENCHMARK_KEY]
+    job = _episode_job(benchmark, *taugepa_task)
+    try:
+        result = _prefetcher(request.config, benchmark).result(request.node, job)
+    except TaugepaError as exc:  # pytest prints "Interrupted: taugepa: <what to fix>" and stops
+        request.node.stash[CONFIG_ERROR_KEY] = str(exc)
+        request.session.shouldstop = f"taugepa: {exc}"
+        pytest.skip("not run: the run stopped on a configuration error")
+    if isinstance(result, NotStarted):
+        request.node.stash[NOT_STARTED_KEY] = result.reason
+        pytest.skip(f"not run: {result.reason}")
     request.node.stash[EPISODE_KEY] = result
     if result.outcome == INVALID:
         pytest.skip(result.feedback)
@@ -135,6 +222,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     result = item.stash.get(EPISODE_KEY, None)
     if call.excinfo is not None and call.excinfo.errisinstance(EpisodeInfrastructureError):
         report.longrepr = str(call.excinfo.value)
+    if report.when == "setup":
+        for key, attribute in (
+            (NOT_STARTED_KEY, "taugepa_not_started"),
+            (CONFIG_ERROR_KEY, "taugepa_config_error"),
+        ):
+            if key in item.stash:
+                setattr(report, attribute, item.stash[key])
     if result is None or item.stash.get(REPORTED_KEY, False):
         return report
     if report.when == "call" or report.outcome != "passed":

@@ -14,6 +14,7 @@ from taugepa.gating import min_pass_rate_breach, regression_breach
 from taugepa.passk import describe_pass_k
 from taugepa.results import build_scores, run_info, summarize, write_json_atomically
 from taugepa.scoring import FAILED
+from taugepa.usage import usage_lines
 
 GATE_EXIT_STATUS = pytest.ExitCode.TESTS_FAILED
 
@@ -37,13 +38,19 @@ class BenchmarkReporter:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.other_failures += 1
+        if getattr(report, "taugepa_not_started", None):
+            self.benchmark.not_started.append(report.taugepa_not_started)
+        if getattr(report, "taugepa_config_error", None):
+            self.benchmark.config_error = self.benchmark.config_error or report.taugepa_config_error
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         benchmark = self.benchmark
         entries = benchmark.ordered_entries()
-        if not entries:
-            return
+        if benchmark.not_started and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = pytest.ExitCode.INTERRUPTED  # a partial run is not a green run
+        if not entries or benchmark.config_error:
+            return  # a run stopped by a configuration error leaves no half-made scores file
         settings = benchmark.settings
         run = run_info(
             wiki_path=str(settings.wiki_path),
@@ -53,7 +60,11 @@ class BenchmarkReporter:
             max_steps=settings.max_steps,
             think_tool=settings.think_tool,
             task_sources=benchmark.collection.sources,
-            extra={"audit": benchmark.audits.run_info(len(benchmark.tasks))} if benchmark.audits else None,
+            models=settings.models,
+            extra={
+                **(settings.run_extra or {}),
+                **({"audit": benchmark.audits.run_info(len(benchmark.tasks))} if benchmark.audits else {}),
+            },
         )
         finished = time.time()
         timing = {
@@ -61,7 +72,13 @@ class BenchmarkReporter:
             "finished_at": _iso(finished),
             "wall_s": round(finished - benchmark.started_at, 3),
         }
-        write_json_atomically(settings.scores_out, build_scores(run, entries, timing))
+        scores = build_scores(run, entries, timing)
+        if benchmark.not_started:
+            scores["stopped"] = {
+                "reason": benchmark.not_started[0],
+                "episodes_not_started": len(benchmark.not_started),
+            }
+        write_json_atomically(settings.scores_out, scores)
         benchmark.scores_written = str(settings.scores_out)
         if settings.min_pass_rate is not None:
             benchmark.gate_failures.append(min_pass_rate_breach(entries, settings.min_pass_rate) or "")
@@ -84,13 +101,28 @@ class BenchmarkReporter:
             session.exitstatus = pytest.ExitCode.OK
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        entries = self.benchmark.ordered_entries()
+        benchmark = self.benchmark
+        if benchmark.config_error:
+            terminalreporter.write_line(
+                "taugepa: the run stopped on a configuration error; no scores file was written",
+                red=True,
+                bold=True,
+            )
+            return
+        entries = benchmark.ordered_entries()
         if not entries:
             return
         write = terminalreporter.write_line
         terminalreporter.write_sep("=", "taugepa summary")
         for line in summary_lines(summarize(entries), self.benchmark):
             write(line)
+        if benchmark.not_started:
+            terminalreporter.write_line(
+                f"taugepa: stopped starting new episodes: {benchmark.not_started[0]}; "
+                f"{len(benchmark.not_started)} episodes not run (the scores file is partial)",
+                red=True,
+                bold=True,
+            )
         for reason in self.benchmark.gate_failures:
             terminalreporter.write_line(f"taugepa gate failed: {reason}", red=True, bold=True)
         if self.benchmark.gates_decided:
@@ -118,6 +150,7 @@ def summary_lines(summary: dict[str, Any], benchmark: Benchmark) -> list[str]:
     lines.append("by gold action:")
     lines.extend(_table(summary["by_action"]))
     lines.extend(audit_summary_lines(summary, benchmark.ordered_entries(), settings.agent, benchmark.audits))
+    lines.extend(usage_lines(summary.get("usage")))
     if summary["invalid_tasks"]:
         shown = ", ".join(summary["invalid_tasks"][:10])
         more = len(summary["invalid_tasks"]) - 10

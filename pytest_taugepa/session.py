@@ -26,6 +26,10 @@ class Benchmark:
     gates_decided: bool = False
     scores_written: str | None = None
     audits: TaskAudits | None = None
+    prefetcher: Any = None  # this process's episode pool (pytest_taugepa.prefetch.Prefetcher)
+    cost_ledger: str | None = None  # folder where processes record spending, with --max-cost
+    not_started: list[str] = field(default_factory=list)  # why episodes were not started
+    config_error: str | None = None  # the configuration error that stopped the run
 
     def ordered_entries(self) -> list[dict[str, Any]]:
         order = {task_id: position for position, task_id in enumerate(self.tasks)}

@@ -19,9 +19,11 @@ from taugepa.builtin_agents import NullAgent, OracleAgent, ScriptedUser
 from taugepa.engine import TRANSFER_TOOL, AirlineWorld, Engine, get_world
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.gold import Gold, GoldCache, default_gold_cache
+from taugepa.llm import LLMConfig
 from taugepa.protocol import Agent, Message, UserSimulator, has_stop_marker
 from taugepa.scoring import ERROR, INVALID, ToolCallRecord, expected_writes, score_episode
 from taugepa.tasks import Task
+from taugepa.usage import UsageMeter
 
 AGENT_KINDS = ("llm", "oracle", "null")
 DEFAULT_MAX_STEPS = 30  # tau-bench v1's default
@@ -32,12 +34,18 @@ ONE_CALL_PER_TURN = (
 
 @dataclass(frozen=True)
 class EpisodeConfig:
-    """How to run an episode: who plays the agent, the limits, the trial number."""
+    """How to run an episode: who plays the agent, the limits, the trial number, the models."""
 
     agent: str = "llm"
     max_steps: int = DEFAULT_MAX_STEPS
     think_tool: bool = True
     trial: int = 0
+    llm: LLMConfig | None = None  # models and endpoints; needed when agent is "llm"
+
+    @property
+    def seed(self) -> int | None:
+        """The seed this trial's models sample with (None without LLMs)."""
+        return self.llm.trial_seed(self.trial) if self.llm and self.agent == "llm" else None
 
     def __post_init__(self) -> None:
         if self.agent not in AGENT_KINDS:
@@ -66,6 +74,7 @@ class EpisodeResult:
     gold_digest: str | None = None
     steps: int = 0
     usage: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
     duration_s: float = 0.0
 
     @property
@@ -99,11 +108,24 @@ def builtin_agent(task: Task, wiki: str, config: EpisodeConfig, tools: list[dict
         return OracleAgent(task)
     if config.agent == "null":
         return NullAgent()
-    raise ConfigError("--agent llm is not available in this version: use --agent oracle or --agent null")
+    from taugepa.llm_agent import make_llm_agent
+
+    return make_llm_agent(task, wiki, _with_llm(config), tools)
 
 
 def builtin_user(task: Task, config: EpisodeConfig) -> UserSimulator:
-    return ScriptedUser(task)
+    """The LLM user simulator for LLM agents; a scripted user for the built-in agents."""
+    if config.agent != "llm":
+        return ScriptedUser(task)
+    from taugepa.user_sim import make_llm_user
+
+    return make_llm_user(task, _with_llm(config))
+
+
+def _with_llm(config: EpisodeConfig) -> EpisodeConfig:
+    if config.llm is None:
+        raise ConfigError("the llm agent needs models: pass --agent-model NAME (EpisodeConfig.llm)")
+    return config
 
 
 def run_episode(
@@ -135,6 +157,7 @@ def run_episode(
         expected_writes=expected_writes(task),
         outputs_required=list(task.outputs),
         gold_digest=gold.db_digest,
+        seed=config.seed,
     )
     if not gold.valid:
         result.feedback = f"Invalid task: {gold.invalid_reason}"
@@ -158,21 +181,31 @@ def _play(
     messages: list[Message] = [{"role": "system", "content": wiki}]
     records: list[ToolCallRecord] = []
     result.messages = messages
+    players: list[Any] = []
     try:
-        agent = make_agent(task, wiki, config, engine.tool_schemas)
-        user = make_user(task, config)
+        players.append(make_agent(task, wiki, config, engine.tool_schemas))
+        players.append(make_user(task, config))
+        agent, user = players
         messages.append({"role": "user", "content": user.first_message()})
         result.termination = _converse(agent, user, engine, messages, records, config.max_steps, result)
     except InfrastructureError as exc:
         result.outcome, result.reward, result.termination = ERROR, 0.0, "error"
         result.feedback = f"Infrastructure error (not the agent's fault): {exc}"
         result.tool_calls = [r.to_dict() for r in records]
+        result.usage = _usage(players)
         return
+    result.usage = _usage(players)
     result.tool_calls = [r.to_dict() for r in records]
     result.db_digest = engine.db_digest()
     verdict = score_episode(task, gold, result.db_digest, messages, records, result.termination)
     result.outcome, result.reward, result.feedback = verdict.outcome, verdict.reward, verdict.feedback
     result.outputs_missing = verdict.outputs_missing
+
+
+def _usage(players: list[Any]) -> dict[str, Any]:
+    """LLM usage of the agent and user (their `calls`), or {} when neither called a model."""
+    meter = UsageMeter([call for player in players for call in getattr(player, "calls", [])])
+    return meter.to_dict() if any(hasattr(player, "calls") for player in players) else {}
 
 
 def _converse(

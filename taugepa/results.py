@@ -25,6 +25,7 @@ from taugepa.files import write_json_atomically  # noqa: F401  (re-exported: par
 from taugepa.passk import pass_k_summary
 from taugepa.scoring import ERROR, FAILED, INVALID, OUTCOMES, PASSED
 from taugepa.tasks import Task
+from taugepa.usage import run_usage
 
 SCORES_FORMAT = "taugepa-scores"
 SCORES_VERSION = 1
@@ -83,6 +84,7 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "invalid_tasks": sorted({e["task_id"] for e in episodes if e["outcome"] == INVALID}),
         "error_episodes": [f"{e['task_id']}#{e['trial']}" for e in episodes if e["outcome"] == ERROR],
         "pass_k": pass_k_summary(episodes),
+        "usage": run_usage(episodes),
         **({"audit": audit} if audit else {}),
     }
 

@@ -11,4 +11,5 @@ COMMANDS = [
     "report",
     "audit",
     "generate",
+    "llm_check",
 ]

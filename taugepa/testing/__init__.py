@@ -1,0 +1,1 @@
+"""Test helpers shipped with taugepa (used by its tests and benchmark scripts)."""
