@@ -33,15 +33,15 @@ class BenchmarkReporter:
             self.benchmark.collected[(entry["task_id"], entry["trial"])] = entry
         if report.failed and (entry is None or entry["outcome"] != FAILED):
             self.other_failures += 1
+        if getattr(report, "taugepa_not_started", None):
+            self.benchmark.not_started.append(report.taugepa_not_started)
+        if getattr(report, "taugepa_config_error", None):
+            self.benchmark.config_error = self.benchmark.config_error or report.taugepa_config_error
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.other_failures += 1
-        if getattr(report, "taugepa_not_started", None):
-            self.benchmark.not_started.append(report.taugepa_not_started)
-        if getattr(report, "taugepa_config_error", None):
-            self.benchmark.config_error = self.benchmark.config_error or report.taugepa_config_error
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
