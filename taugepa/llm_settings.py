@@ -124,11 +124,12 @@ def resolve_llm_settings(lookup: Lookup, agent: str, use_cache: bool = True) -> 
     return LLMSettings(llm=llm, concurrency=concurrency or DEFAULT_LLM_CONCURRENCY, max_cost=max_cost)
 
 
-def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
-    """The LLM options on an argparse parser (for `taugepa` subcommands)."""
+def add_llm_arguments(parser: argparse.ArgumentParser, exclude: tuple[str, ...] = ()) -> None:
+    """The LLM options on an argparse parser (for `taugepa` subcommands), but those in `exclude`."""
     group = parser.add_argument_group("LLM")
     for flag, name, help_text in LLM_OPTIONS:
-        group.add_argument(flag, dest=name, default=None, help=help_text)
+        if name not in exclude:
+            group.add_argument(flag, dest=name, default=None, help=help_text)
     flag, name, help_text = NO_CACHE_FLAG
     group.add_argument(flag, dest=name, action="store_true", help=help_text)
 

@@ -7,6 +7,7 @@ A module here defines `register(subparsers)`, which adds its parser and sets `ha
 COMMANDS = [
     "tasks",
     "compare",
+    "optimize",
     "rescore",
     "report",
     "audit",

@@ -35,14 +35,14 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from taugepa.llm import LLMConfig
 from taugepa.protocol import STOP_MARKER
-from taugepa.tasks import Task
+from taugepa.tasks import Action, Task
 from taugepa.user_sim import instruction_from_prompt
 
 AGENT_MODEL = "scripted-agent"
@@ -94,16 +94,34 @@ def _unit(*parts: Any) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-class ScriptedModels:
-    """The two scripted models: the answer to a request is a function of the request alone."""
+# An extra scripted model: (the models, the request body, its digest) -> the assistant message.
+ExtraModel = Callable[["ScriptedModels", dict[str, Any], str], dict[str, Any]]
 
-    def __init__(self, tasks: Iterable[Task], faults: Faults = Faults()):
+
+class ScriptedModels:
+    """The scripted models: the answer to a request is a function of the request alone.
+
+    `extra` adds models by name (for example the wiki-dependent agent and the reflection
+    model of `taugepa.testing.scripted_optimizer`).
+    """
+
+    def __init__(
+        self, tasks: Iterable[Task], faults: Faults = Faults(), extra: dict[str, ExtraModel] | None = None
+    ):
         self.tasks = {task.instruction: task for task in tasks}
         self.faults = faults
+        self.extra = dict(extra or {})
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (AGENT_MODEL, USER_MODEL, *self.extra)
 
     def answer(self, body: dict[str, Any], digest: str) -> dict[str, Any]:
         """The assistant message for a request to one of the scripted models."""
-        if body.get("model") == USER_MODEL:
+        model = body.get("model")
+        if model in self.extra:
+            return self.extra[model](self, body, digest)
+        if model == USER_MODEL:
             return self._user(body.get("messages") or [])
         return self._agent(body.get("messages") or [], digest)
 
@@ -116,22 +134,30 @@ class ScriptedModels:
         said_before = sum(1 for m in messages if m.get("role") == "assistant")
         return {"role": "assistant", "content": task.instruction if said_before == 0 else STOP_MARKER}
 
-    def _agent(self, messages: list[dict[str, Any]], digest: str) -> dict[str, Any]:
+    def task_of(self, messages: list[dict[str, Any]]) -> Task | None:
+        """The task an agent-side conversation is about (its first user message is the instruction)."""
         first_user = next((m.get("content") for m in messages if m.get("role") == "user"), None)
-        task = self.tasks.get(first_user or "")
+        return self.tasks.get(first_user or "")
+
+    def _agent(
+        self, messages: list[dict[str, Any]], digest: str, plan: Sequence[Action] | None = None
+    ) -> dict[str, Any]:
+        """Call `plan` (default: the gold actions) one per turn, then close with the outputs."""
+        task = self.task_of(messages)
         if task is None:
             return {"role": "assistant", "content": "Sorry, I cannot tell which task this is."}
+        actions = task.actions if plan is None else tuple(plan)
         done = sum(
             1
             for m in messages
             if m.get("role") == "tool" and not str(m.get("content") or "").startswith("Error:")
         )
-        if done >= len(task.actions):
+        if done >= len(actions):
             closing = "Your request has been handled."
             if task.outputs:
                 closing += " The answer: " + "; ".join(task.outputs) + "."
             return {"role": "assistant", "content": closing}
-        action = task.actions[done]
+        action = actions[done]
         call = {
             "id": f"call_{digest[:16]}_0",
             "type": "function",
@@ -182,8 +208,9 @@ class ScriptedServer:
         faults: Faults = Faults(),
         api_key: str | None = None,
         port: int = 0,
+        extra_models: dict[str, ExtraModel] | None = None,
     ):
-        self.models = ScriptedModels(tasks, faults)
+        self.models = ScriptedModels(tasks, faults, extra_models)
         self.latency = latency
         self.faults = faults
         self.api_key = api_key
@@ -310,7 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/").endswith("/_stats"):
             self._json(200, scripted.stats())
         elif self.path.rstrip("/").endswith("/models"):
-            models = [{"id": name, "object": "model"} for name in (AGENT_MODEL, USER_MODEL)]
+            models = [{"id": name, "object": "model"} for name in scripted.models.names]
             self._json(200, {"object": "list", "data": models})
         else:
             self._json(404, _error("not found", "not_found"))
@@ -332,7 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(401, _error("Incorrect API key provided.", "invalid_api_key"))
             elif not isinstance(body.get("messages"), list):
                 self._json(400, _error("'messages' is a required property", "invalid_request"))
-            elif model not in (AGENT_MODEL, USER_MODEL):
+            elif model not in scripted.models.names:
                 self._json(404, _error(f"The model `{model}` does not exist.", "model_not_found"))
             else:
                 self._complete(scripted, body, raw, model)

@@ -1,0 +1,181 @@
+"""`taugepa optimize`: improve the wiki with GEPA, scoring candidates on the benchmark.
+
+Rerun the same command to resume an interrupted run (it continues from --run-dir without
+paying again for finished episodes). Exit status: 0 done, 1 the evaluation kept failing
+for reasons outside the agent (an endpoint down), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from taugepa.llm_settings import add_llm_arguments
+
+DEFAULT_RUN_DIR = "taugepa-optimize"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "optimize",
+        help="evolve the wiki with GEPA on a train/validation split of tasks, within a budget",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--tasks",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="task file, glob or built-in set (repeatable; default taugepa-airline)",
+    )
+    parser.add_argument("--wiki", help="the seed wiki (default: tau2's airline policy)")
+    parser.add_argument(
+        "--agent",
+        default="llm",
+        choices=("llm", "oracle", "null"),
+        help="who plays the agent (default llm; oracle/null only exercise the plumbing)",
+    )
+    parser.add_argument("--reflection-model", help="the model that proposes new wikis (GEPA's reflection)")
+    parser.add_argument("--reflection-base-url", help="its endpoint (default: --base-url)")
+    parser.add_argument("--reflection-api-key-env", help="variable holding its key (default: --api-key-env)")
+    parser.add_argument(
+        "--reflection-temperature",
+        default="1.0",
+        help="its sampling temperature (default 1.0; 'none': not sent)",
+    )
+    parser.add_argument(
+        "--budget", type=int, required=True, help="episodes GEPA may spend (see the printed plan)"
+    )
+    parser.add_argument(
+        "--minibatch-size", type=int, default=3, help="training tasks per iteration (default 3)"
+    )
+    parser.add_argument("--trials", type=int, default=1, help="episodes per task and candidate (default 1)")
+    parser.add_argument("--val-size", type=int, default=20, help="validation tasks (default 20)")
+    parser.add_argument("--train-size", type=int, help="training tasks (default: all the others)")
+    parser.add_argument(
+        "--seed", default="0", help="seed of the split, of GEPA and of the models' sampling (default 0)"
+    )
+    parser.add_argument(
+        "--run-dir",
+        default=DEFAULT_RUN_DIR,
+        help=f"where state and outputs go; rerun to resume (default ./{DEFAULT_RUN_DIR})",
+    )
+    parser.add_argument(
+        "--task-filter",
+        default="clean",
+        help="audit status of the tasks to use: clean (default), compliant or all",
+    )
+    parser.add_argument("--audit", help="an audit file (taugepa audit) instead of auditing against --wiki")
+    parser.add_argument("--max-steps", type=int, default=30, help="agent steps per episode (default 30)")
+    parser.add_argument("--no-think-tool", action="store_true", help="do not offer the no-op think tool")
+    parser.add_argument(
+        "--evaluate-with",
+        default="process",
+        choices=("process", "pytest"),
+        help="score candidates in this process (default) or through pytest benchmarks",
+    )
+    parser.add_argument("--pytest-workers", type=int, default=0, help="with --evaluate-with pytest: -n N")
+    parser.add_argument("--benchmarks", help="with --evaluate-with pytest: the benchmark suite folder")
+    add_llm_arguments(parser, exclude=("seed",))
+    parser.set_defaults(handler=run)
+
+
+def _positive(value: int | None, flag: str) -> None:
+    from taugepa.errors import ConfigError
+
+    if value is not None and value < 1:
+        raise ConfigError(f"{flag} must be at least 1, got {value}")
+
+
+def build_settings(args: argparse.Namespace) -> Any:
+    from pytest_taugepa.options import read_wiki
+    from taugepa.engine import DEFAULT_POLICY_PATH
+    from taugepa.errors import ConfigError
+    from taugepa.gepa_adapter import HarnessSettings
+    from taugepa.llm_settings import llm_settings_from_args
+    from taugepa.optimize import OptimizeSettings
+    from taugepa.reflection_lm import ReflectionSettings
+    from taugepa.tasks import DEFAULT_TASK_SET
+
+    for flag, value in (
+        ("--budget", args.budget),
+        ("--minibatch-size", args.minibatch_size),
+        ("--trials", args.trials),
+        ("--val-size", args.val_size),
+        ("--train-size", args.train_size),
+        ("--max-steps", args.max_steps),
+    ):
+        _positive(value, flag)
+    if args.task_filter not in ("clean", "compliant", "all"):
+        raise ConfigError(f"--task-filter must be clean, compliant or all, got {args.task_filter!r}")
+    try:
+        seed = int(args.seed)
+    except ValueError:
+        raise ConfigError(f"--seed expects a whole number, got {args.seed!r}") from None
+    if not args.reflection_model:
+        raise ConfigError("pass --reflection-model NAME: the model that proposes new wikis (e.g. gpt-4o)")
+    llm_settings = llm_settings_from_args(args, agent=args.agent)
+    llm = llm_settings.llm
+    wiki_path = Path(args.wiki) if args.wiki else Path(DEFAULT_POLICY_PATH)
+    temperature = (
+        None if str(args.reflection_temperature).lower() == "none" else float(args.reflection_temperature)
+    )
+    reflection = ReflectionSettings(
+        model=args.reflection_model,
+        base_url=args.reflection_base_url or (llm.base_url if llm else args.base_url),
+        api_key_env=args.reflection_api_key_env
+        or (llm.api_key_env if llm else args.api_key_env)
+        or "OPENAI_API_KEY",
+        temperature=temperature,
+        seed=seed,
+        cache=not args.no_llm_cache,
+        cache_dir=llm.cache_dir if llm else None,
+        prices=llm.prices if llm else (),
+    )
+    harness = HarnessSettings(
+        agent=args.agent,
+        llm=llm,
+        trials=args.trials,
+        max_steps=args.max_steps,
+        think_tool=not args.no_think_tool,
+        concurrency=llm_settings.concurrency,
+    )
+    return OptimizeSettings(
+        task_specs=tuple(args.tasks) or (DEFAULT_TASK_SET,),
+        seed_wiki=read_wiki(wiki_path),
+        seed_wiki_path=str(wiki_path),
+        harness=harness,
+        reflection=reflection,
+        budget=args.budget,
+        run_dir=Path(args.run_dir),
+        minibatch_size=args.minibatch_size,
+        val_size=args.val_size,
+        train_size=args.train_size,
+        seed=seed,
+        task_filter=args.task_filter,
+        audit_path=Path(args.audit) if args.audit else None,
+        evaluate_with=args.evaluate_with,
+        pytest_workers=args.pytest_workers,
+        benchmarks_dir=Path(args.benchmarks) if args.benchmarks else None,
+        max_cost=llm_settings.max_cost,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from taugepa.errors import InfrastructureError
+    from taugepa.llm import prepare_clients
+    from taugepa.optimize import run_optimize
+
+    settings = build_settings(args)
+    if settings.harness.llm is not None:
+        prepare_clients(settings.harness.llm)
+    try:
+        run_optimize(settings)
+    except InfrastructureError as exc:
+        print(f"taugepa: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
