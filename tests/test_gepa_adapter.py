@@ -1,0 +1,101 @@
+"""The GEPA adapter: same scores in process and through pytest; records for reflection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from taugepa.audit import audit_tasks, gold_policy_note
+from taugepa.engine import DEFAULT_POLICY_PATH
+from taugepa.gepa_adapter import (
+    WIKI_COMPONENT,
+    HarnessSettings,
+    InProcessEvaluator,
+    PytestEvaluator,
+    WikiAdapter,
+    default_benchmarks_dir,
+)
+from taugepa.policy import load_policy
+from taugepa.results import load_scores, to_evaluation_batch
+from taugepa.tasks import load_tasks
+from taugepa.testing.scripted_optimizer import EXTRA_MODELS, WIKI_AGENT_MODEL, rule_sentence
+from taugepa.testing.scripted_server import ScriptedServer, scripted_llm_config
+
+KEY_ENV, KEY = "TAUGEPA_TEST_ADAPTER_KEY", "sk-test-adapter-777"
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return load_tasks(["taugepa-airline"]).tasks
+
+
+def test_in_process_and_pytest_evaluations_give_identical_scores(tasks, tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    batch = tasks[:12]
+    wiki = DEFAULT_POLICY_PATH.read_text() + "\n" + rule_sentence("cancel_reservation")
+    with ScriptedServer(tasks, api_key=KEY, extra_models=EXTRA_MODELS) as server:
+        llm = scripted_llm_config(server.base_url, KEY_ENV, agent_model=WIKI_AGENT_MODEL, cache=False)
+        settings = HarnessSettings(agent="llm", llm=llm, trials=2, concurrency=4)
+        in_process = WikiAdapter(InProcessEvaluator(settings)).evaluate(batch, {WIKI_COMPONENT: wiki}, True)
+        requests_in_process = server.stats()["requests"]
+        through_pytest = WikiAdapter(
+            PytestEvaluator(settings, ["taugepa-airline"], default_benchmarks_dir(), workers=2)
+        ).evaluate(batch, {WIKI_COMPONENT: wiki}, True)
+        requests_total = server.stats()["requests"]
+    assert requests_total == 2 * requests_in_process > 0  # both really ran every episode
+    assert in_process.scores == through_pytest.scores
+    assert 0 < sum(in_process.scores) < len(batch)  # some tasks pass, some fail: a real comparison
+    for mine, theirs in zip(in_process.trajectories, through_pytest.trajectories, strict=True):
+        assert [(e["task_id"], e["trial"], e["outcome"], e["feedback"]) for e in mine] == [
+            (e["task_id"], e["trial"], e["outcome"], e["feedback"]) for e in theirs
+        ]
+
+
+def test_a_pytest_scores_file_loads_into_the_adapters_result_form(tasks, tmp_path, monkeypatch):
+    """What CI writes (pytest --scores-out) is what GEPA would have computed."""
+    monkeypatch.setenv(KEY_ENV, KEY)
+    batch = tasks[20:28]
+    wiki_text = DEFAULT_POLICY_PATH.read_text()
+    with ScriptedServer(tasks, api_key=KEY, extra_models=EXTRA_MODELS) as server:
+        llm = scripted_llm_config(server.base_url, KEY_ENV, agent_model=WIKI_AGENT_MODEL)
+        settings = HarnessSettings(agent="llm", llm=llm, concurrency=4)
+        evaluator = PytestEvaluator(settings, ["taugepa-airline"], default_benchmarks_dir())
+        by_task = evaluator.run(batch, wiki_text)
+        own = WikiAdapter(InProcessEvaluator(settings)).evaluate(batch, {WIKI_COMPONENT: wiki_text})
+    # Rebuild the batch from the entries pytest wrote, through the public loader.
+    scores_path = tmp_path / "scores.json"
+    from taugepa.results import build_scores, write_json_atomically
+
+    write_json_atomically(scores_path, build_scores({}, [e for t in batch for e in by_task[t.id]]))
+    loaded = to_evaluation_batch(load_scores(scores_path), [t.id for t in batch])
+    assert loaded.scores == own.scores
+
+
+def test_reflective_records_flag_tasks_whose_gold_breaks_the_policy(synthetic_files, v1_wiki):
+    medium = [t for t in load_tasks([str(p) for p in synthetic_files]).tasks if t.group == "medium"]
+    audits = audit_tasks(medium, load_policy(v1_wiki)).by_id()
+    statuses = {task_id: audit.status for task_id, audit in audits.items()}
+    violating = [t for t in medium if statuses[t.id] == "violates"][:3]
+    clean = [t for t in medium if statuses[t.id] == "clean"][:3]
+    chosen = violating + clean
+    assert len(chosen) == 6
+
+    def notes(entry):
+        note = gold_policy_note(audits[entry["task_id"]])
+        return [note] if note else []
+
+    adapter = WikiAdapter(
+        InProcessEvaluator(HarnessSettings(agent="null", concurrency=1)), record_notes=notes
+    )
+    evaluation = adapter.evaluate(chosen, {WIKI_COMPONENT: Path(v1_wiki).read_text()}, capture_traces=True)
+    records = adapter.make_reflective_dataset({WIKI_COMPONENT: "x"}, evaluation, [WIKI_COMPONENT])[
+        WIKI_COMPONENT
+    ]
+    assert len(records) == sum(score == 0 for score in evaluation.scores)
+    for record in records:
+        task_id = record["Inputs"]["task_id"]
+        if statuses[task_id] == "violates":
+            assert "themselves break the policy" in " ".join(record["Note on this task"])
+        elif statuses[task_id] == "clean":
+            assert "Note on this task" not in record
