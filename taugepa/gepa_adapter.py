@@ -26,6 +26,7 @@ from typing import Any
 
 from gepa import EvaluationBatch, GEPAAdapter
 
+from taugepa.benchmark_run import run_jobs
 from taugepa.episode import EpisodeConfig, EpisodeResult
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.files import write_json_atomically, write_text_atomically
@@ -33,7 +34,7 @@ from taugepa.gold import default_gold_cache
 from taugepa.llm import LLMConfig
 from taugepa.reflection import reflective_records
 from taugepa.results import episode_entry, load_scores, to_evaluation_batch
-from taugepa.runner import EpisodeJob, NotStarted, run_episodes
+from taugepa.runner import EpisodeJob
 from taugepa.scoring import ERROR, INVALID
 from taugepa.tasks import Task
 
@@ -140,15 +141,9 @@ class InProcessEvaluator:
         for _round in range(self.settings.infra_rounds + 1):
             if not pending:
                 break
-            results = run_episodes(pending, self.settings.concurrency)
             failed = []
-            for job, result in zip(pending, results, strict=True):
-                if isinstance(result, NotStarted):
-                    raise EvaluationFailed(
-                        f"episode {job.task.id}#{job.config.trial} was not run: {result.reason}"
-                    )
-                entry = self._record(job, result)
-                entries[(job.task.id, job.config.trial)] = entry
+            for job, result in run_jobs(pending, self.settings.concurrency):
+                entries[(job.task.id, job.config.trial)] = self._record(job, result)
                 if result.outcome == ERROR:
                     failed.append(job)
             pending = failed

@@ -124,3 +124,53 @@ def test_bad_input(tmp_path):
     assert (
         run.returncode == 2 and run.stderr.count("\n") == 1 and "is not a taugepa scores file" in run.stderr
     )
+
+
+def test_compare_runs_two_wikis_then_compares(tmp_path, monkeypatch, capsys, v1_tasks_file):
+    """`--wiki A --wiki B --tasks ...` runs both through the harness (scripted models over HTTP)."""
+    from taugepa.cli import main
+    from taugepa.engine import DEFAULT_POLICY_PATH, write_tool_names
+    from taugepa.tasks import load_tasks
+    from taugepa.testing.scripted_optimizer import EXTRA_MODELS, WIKI_AGENT_MODEL, rule_sentence
+    from taugepa.testing.scripted_server import USER_MODEL, ScriptedServer
+
+    seed = DEFAULT_POLICY_PATH.read_text()
+    (tmp_path / "seed.md").write_text(seed)
+    (tmp_path / "taught.md").write_text(
+        seed + "\n" + "\n".join(rule_sentence(n) for n in sorted(write_tool_names()))
+    )
+    monkeypatch.setenv("TAUGEPA_TEST_CMP_KEY", "sk-cmp")
+    tasks = load_tasks([str(v1_tasks_file)]).tasks
+    with ScriptedServer(tasks, api_key="sk-cmp", extra_models=EXTRA_MODELS) as server:
+        code = main(
+            [
+                "compare",
+                "--wiki",
+                str(tmp_path / "seed.md"),
+                "--wiki",
+                str(tmp_path / "taught.md"),
+                "--tasks",
+                str(v1_tasks_file),
+                "--agent-model",
+                WIKI_AGENT_MODEL,
+                "--user-model",
+                USER_MODEL,
+                "--base-url",
+                server.base_url,
+                "--api-key-env",
+                "TAUGEPA_TEST_CMP_KEY",
+                "--out-dir",
+                str(tmp_path / "runs"),
+                "--require-better",
+            ]
+        )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert (
+        "pass rate baseline   40.0%" in out
+        and "pass rate candidate 100.0%" in out
+        and "verdict: better" in out
+    )
+    baseline = load_scores(tmp_path / "runs" / "baseline.json")
+    assert baseline.run["wiki"]["path"] == str(tmp_path / "seed.md") and len(baseline.episodes) == 50
+    assert baseline.run["llm"]["agent_model"] == WIKI_AGENT_MODEL and "sk-cmp" not in json.dumps(baseline.run)

@@ -1,5 +1,9 @@
 """`taugepa compare BASELINE.json CANDIDATE.json`: is the candidate wiki really better?
 
+Or give two wikis and a task set, and both are run first (the same harness as the
+benchmark; their scores files are written to --out-dir):
+`taugepa compare --wiki seed.md --wiki best.md --tasks taugepa-airline --agent-model ...`
+
 Exit status: 0 unless the candidate is significantly worse (1); with --require-better, 1
 unless it is significantly better; 2 for bad input.
 """
@@ -11,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from taugepa.llm_settings import add_llm_arguments
+
 SIGNIFICANTLY_WORSE = 1
 
 
@@ -21,8 +27,38 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("baseline", help="scores file of the baseline run (e.g. the seed wiki)")
-    parser.add_argument("candidate", help="scores file of the candidate run (e.g. the optimized wiki)")
+    parser.add_argument(
+        "scores",
+        nargs="*",
+        metavar="SCORES.json",
+        help="scores files of the baseline and the candidate run (in that order)",
+    )
+    parser.add_argument(
+        "--wiki",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="instead of scores files: the baseline and the candidate wiki (give twice)",
+    )
+    parser.add_argument(
+        "--tasks",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="with --wiki: task file, glob or built-in set (default taugepa-airline)",
+    )
+    parser.add_argument(
+        "--agent",
+        default="llm",
+        choices=("llm", "oracle", "null"),
+        help="with --wiki: who plays the agent (default llm)",
+    )
+    parser.add_argument("--trials", type=int, default=1, help="with --wiki: episodes per task (default 1)")
+    parser.add_argument(
+        "--out-dir",
+        default="taugepa-compare",
+        help="with --wiki: where the two scores files go (default ./taugepa-compare)",
+    )
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     parser.add_argument(
         "--require-better",
@@ -31,9 +67,44 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", dest="json_out", metavar="PATH", help="also write the comparison as JSON")
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the bootstrap and permutation resampling"
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the bootstrap and permutation resampling (and, with --wiki, of the models)",
     )
+    add_llm_arguments(parser, exclude=("seed",))
     parser.set_defaults(handler=run)
+
+
+def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Run the benchmark with each wiki; return the two loaded scores files."""
+    from pytest_taugepa.options import read_wiki
+    from taugepa.benchmark_run import benchmark_scores
+    from taugepa.errors import ConfigError
+    from taugepa.gepa_adapter import HarnessSettings
+    from taugepa.llm_settings import llm_settings_from_args
+    from taugepa.results import load_scores, write_json_atomically
+    from taugepa.tasks import DEFAULT_TASK_SET, load_tasks
+
+    if len(args.wiki) != 2:
+        raise ConfigError("give two scores files, or --wiki twice (baseline, then candidate) with --tasks")
+    if args.trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {args.trials}")
+    settings = llm_settings_from_args(args, agent=args.agent)  # --seed is also the models' seed
+    harness = HarnessSettings(
+        agent=args.agent, llm=settings.llm, trials=args.trials, concurrency=settings.concurrency
+    )
+    wikis = [(path, read_wiki(Path(path))) for path in args.wiki]
+    collection = load_tasks(args.tasks or [DEFAULT_TASK_SET])
+    loaded = []
+    for label, (path, text) in zip(("baseline", "candidate"), wikis, strict=True):
+        out = Path(args.out_dir) / f"{label}.json"
+        print(f"running {len(collection.tasks)} tasks x {args.trials} trials with {path} -> {out}")
+        write_json_atomically(
+            out, benchmark_scores(collection.tasks, collection.sources, text, path, harness)
+        )
+        loaded.append(load_scores(out))
+    return loaded[0], loaded[1]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,9 +114,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.alpha < 1:
         raise ConfigError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    comparison = compare_scores(
-        load_scores(args.baseline), load_scores(args.candidate), args.alpha, args.seed
-    )
+    if args.wiki:
+        if args.scores:
+            raise ConfigError("give either two scores files or two --wiki files, not both")
+        baseline, candidate = _run_both(args)
+    elif len(args.scores) == 2:
+        baseline, candidate = load_scores(args.scores[0]), load_scores(args.scores[1])
+    else:
+        raise ConfigError("give two scores files (baseline, candidate), or --wiki twice with --tasks")
+    comparison = compare_scores(baseline, candidate, args.alpha, args.seed)
     for line in comparison_lines(comparison):
         print(line)
     if args.json_out:
