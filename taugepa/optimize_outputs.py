@@ -137,7 +137,8 @@ def write_outputs(
         tofile=f"best (candidate #{best})",
         lineterm="",
     )
-    write_text_atomically(run_dir / "best_vs_seed.diff", "\n".join(diff) + "\n")
+    lines = list(diff)
+    write_text_atomically(run_dir / "best_vs_seed.diff", "\n".join(lines) + "\n" if lines else "")
     plot_validation_scores(candidates, best, run_dir / "val_scores.png", plan.trials)
     return OptimizeOutcome(
         run_dir=run_dir,

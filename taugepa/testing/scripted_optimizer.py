@@ -6,7 +6,7 @@
   with feedback naming the write it never made.
 - `scripted-reflector` plays GEPA's reflection model: it reads the current wiki from the
   first fenced block of the prompt, finds the write tools the reflective records say the
-  agent never called, and answers with the wiki plus the first missing rule sentence.
+  agent never called, and answers with the wiki plus the missing rule sentences.
 
 With both, an optimization run must raise the validation score: each accepted candidate
 teaches the agent one more kind of write. A real improvement needs real models.
@@ -51,7 +51,7 @@ def reflector(models: ScriptedModels, body: dict[str, Any], digest: str) -> dict
         for name in dict.fromkeys(_NEVER_CALLED.findall(prompt))
         if name in write_tool_names() and rule_sentence(name) not in wiki
     ]
-    new_wiki = wiki + ("\n" + rule_sentence(missing[0]) if missing else "")
+    new_wiki = "\n".join([wiki, *(rule_sentence(name) for name in missing)])
     return {"role": "assistant", "content": f"Here is the improved policy:\n```\n{new_wiki}\n```"}
 
 

@@ -454,11 +454,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--api-key-env", default=None, help="require the key in this environment variable (default: any key)"
     )
+    parser.add_argument(
+        "--optimizer-models",
+        action="store_true",
+        help="also serve scripted-wiki-agent and scripted-reflector (taugepa.testing.scripted_optimizer)",
+    )
     args = parser.parse_args(argv)
     tasks = load_tasks(args.tasks).tasks
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     faults = Faults(rate=args.fault_rate)
-    server = ScriptedServer(tasks, latency=args.latency, faults=faults, api_key=api_key, port=args.port)
+    extra = None
+    if args.optimizer_models:
+        from taugepa.testing.scripted_optimizer import EXTRA_MODELS as extra
+    server = ScriptedServer(
+        tasks, latency=args.latency, faults=faults, api_key=api_key, port=args.port, extra_models=extra
+    )
     print(server.base_url, flush=True)
     try:
         server._httpd.serve_forever()
