@@ -5,10 +5,15 @@ cache and the episode loop all run for real over HTTP on 127.0.0.1.
 
 - Model `scripted-agent` plays the agent: it recognises the task from the first user
   message, calls the gold actions one per turn (counting the successful tool results in the
-  transcript), then says it is done, quoting the task's required outputs.
+  transcript), then says it is done, quoting the task's required outputs. `plays` gives it
+  other actions to make for a task (to break policy rules on purpose), and its `Conduct`
+  says how it treats the user: by default it writes without asking, as tau-bench's gold
+  does; with `confirm_writes` it lists each write and asks for a yes first; with `chatty`
+  its tool calls come with a line of text.
 - Model `scripted-user` plays the customer: it recognises the task from the instruction in
-  the user simulator's system prompt, opens with the instruction, and stops (`###STOP###`)
-  as soon as the agent replies in words.
+  the user simulator's system prompt, opens with the instruction, answers the agent's
+  confirmation question (`Conduct.answer`, a yes by default), and stops (`###STOP###`) as
+  soon as the agent says anything else.
 - Any other model gets a 404, a wrong API key a 401.
 
 Everything the server does is a pure function of the request body, so runs are
@@ -35,19 +40,31 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from taugepa.engine import write_tool_names
 from taugepa.llm import LLMConfig
 from taugepa.protocol import STOP_MARKER
-from taugepa.tasks import Task
+from taugepa.tasks import Action, Task
 from taugepa.user_sim import instruction_from_prompt
 
 AGENT_MODEL = "scripted-agent"
 USER_MODEL = "scripted-user"
 TRANSIENT_KINDS = ("429", "500", "503", "timeout", "disconnect", "garbage")
+CONFIRM_QUESTION = "Do you confirm? Please answer yes or no."
+CHATTY_LINE = "One moment, let me take care of that."
+
+
+@dataclass(frozen=True)
+class Conduct:
+    """How the scripted agent treats the user (the defaults are its original manners)."""
+
+    confirm_writes: bool = False  # list each write and ask CONFIRM_QUESTION before making it
+    answer: str = "Yes, please go ahead."  # what the scripted user answers to that question
+    chatty: bool = False  # every tool call comes with CHATTY_LINE as text
 
 
 @dataclass(frozen=True)
@@ -97,9 +114,18 @@ def _unit(*parts: Any) -> float:
 class ScriptedModels:
     """The two scripted models: the answer to a request is a function of the request alone."""
 
-    def __init__(self, tasks: Iterable[Task], faults: Faults = Faults()):
+    def __init__(
+        self,
+        tasks: Iterable[Task],
+        faults: Faults = Faults(),
+        conduct: Conduct = Conduct(),
+        plays: Mapping[str, Sequence[Action]] | None = None,
+    ):
         self.tasks = {task.instruction: task for task in tasks}
         self.faults = faults
+        self.conduct = conduct
+        self.plays = dict(plays or {})  # task id -> the actions to make instead of the gold
+        self.writes = write_tool_names()
 
     def answer(self, body: dict[str, Any], digest: str) -> dict[str, Any]:
         """The assistant message for a request to one of the scripted models."""
@@ -114,24 +140,34 @@ class ScriptedModels:
         if task is None:
             return {"role": "assistant", "content": "I am not sure why I am here. " + STOP_MARKER}
         said_before = sum(1 for m in messages if m.get("role") == "assistant")
-        return {"role": "assistant", "content": task.instruction if said_before == 0 else STOP_MARKER}
+        if said_before == 0:
+            return {"role": "assistant", "content": task.instruction}
+        asked = str(messages[-1].get("content") or "") if messages[-1].get("role") == "user" else ""
+        return {
+            "role": "assistant",
+            "content": self.conduct.answer if CONFIRM_QUESTION in asked else STOP_MARKER,
+        }
 
     def _agent(self, messages: list[dict[str, Any]], digest: str) -> dict[str, Any]:
         first_user = next((m.get("content") for m in messages if m.get("role") == "user"), None)
         task = self.tasks.get(first_user or "")
         if task is None:
             return {"role": "assistant", "content": "Sorry, I cannot tell which task this is."}
+        actions = self.plays.get(task.id, task.actions)
         done = sum(
             1
             for m in messages
             if m.get("role") == "tool" and not str(m.get("content") or "").startswith("Error:")
         )
-        if done >= len(task.actions):
+        if done >= len(actions):
             closing = "Your request has been handled."
             if task.outputs:
                 closing += " The answer: " + "; ".join(task.outputs) + "."
             return {"role": "assistant", "content": closing}
-        action = task.actions[done]
+        action = actions[done]
+        if self.conduct.confirm_writes and action.name in self.writes and not _answered(messages):
+            details = f"{action.name} with {json.dumps(action.kwargs)}"
+            return {"role": "assistant", "content": f"I am about to call {details}. {CONFIRM_QUESTION}"}
         call = {
             "id": f"call_{digest[:16]}_0",
             "type": "function",
@@ -139,11 +175,12 @@ class ScriptedModels:
         }
         last = messages[-1] if messages else {}
         recovering = last.get("role") == "tool" and str(last.get("content") or "").startswith("Error:")
+        text = CHATTY_LINE if self.conduct.chatty else None
         if not recovering:
             call, extra = self._misbehave(call, digest)
             if extra:
-                return {"role": "assistant", "content": None, "tool_calls": [call, *extra]}
-        return {"role": "assistant", "content": None, "tool_calls": [call]}
+                return {"role": "assistant", "content": text, "tool_calls": [call, *extra]}
+        return {"role": "assistant", "content": text, "tool_calls": [call]}
 
     def _misbehave(self, call: dict[str, Any], digest: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         faults, draw = self.faults, _unit(self.faults.seed, digest, "misbehave")
@@ -182,8 +219,10 @@ class ScriptedServer:
         faults: Faults = Faults(),
         api_key: str | None = None,
         port: int = 0,
+        conduct: Conduct = Conduct(),
+        plays: Mapping[str, Sequence[Action]] | None = None,
     ):
-        self.models = ScriptedModels(tasks, faults)
+        self.models = ScriptedModels(tasks, faults, conduct, plays)
         self.latency = latency
         self.faults = faults
         self.api_key = api_key
@@ -405,6 +444,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+def _answered(messages: list[dict[str, Any]]) -> bool:
+    """Whether the user has just answered the agent's confirmation question."""
+    if len(messages) < 2 or messages[-1].get("role") != "user":
+        return False
+    question = messages[-2]
+    return question.get("role") == "assistant" and CONFIRM_QUESTION in str(question.get("content") or "")
+
+
 def _error(message: str, code: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error", "code": code}}
 
@@ -425,13 +472,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument(
+        "--parallel-calls", type=float, default=0.0, help="share of agent answers with two tool calls"
+    )
+    parser.add_argument(
+        "--confirm-writes", action="store_true", help="ask the user for a yes before each write"
+    )
+    parser.add_argument(
+        "--answer", default=Conduct.answer, help="the user's answer to a confirmation question"
+    )
+    parser.add_argument("--chatty", action="store_true", help="tool calls come with a line of text")
+    parser.add_argument(
+        "--plays",
+        metavar="FILE",
+        help='JSON {"task id": [{"name", "kwargs"}, ...]}: actions the agent makes instead of the gold',
+    )
+    parser.add_argument(
         "--api-key-env", default=None, help="require the key in this environment variable (default: any key)"
     )
     args = parser.parse_args(argv)
     tasks = load_tasks(args.tasks).tasks
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
-    faults = Faults(rate=args.fault_rate)
-    server = ScriptedServer(tasks, latency=args.latency, faults=faults, api_key=api_key, port=args.port)
+    faults = Faults(rate=args.fault_rate, parallel_calls=args.parallel_calls)
+    conduct = Conduct(confirm_writes=args.confirm_writes, answer=args.answer, chatty=args.chatty)
+    plays = None
+    if args.plays:
+        with open(args.plays) as handle:
+            plays = {
+                task_id: [Action(a["name"], a["kwargs"]) for a in actions]
+                for task_id, actions in json.load(handle).items()
+            }
+    server = ScriptedServer(
+        tasks,
+        latency=args.latency,
+        faults=faults,
+        api_key=api_key,
+        port=args.port,
+        conduct=conduct,
+        plays=plays,
+    )
     print(server.base_url, flush=True)
     try:
         server._httpd.serve_forever()
