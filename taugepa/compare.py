@@ -348,6 +348,8 @@ def comparison_lines(comparison: Comparison, max_listed: int = 20) -> list[str]:
 def _value(figure: PairedFigure, value: float, signed: bool = False) -> str:
     if figure.name in PERCENT_FIGURES:
         return f"{value:+.1%}" if signed else f"{value:.1%}"
+    if figure.name == "wall_s":
+        return f"{value:+.3f}" if signed else f"{value:.3f}"
     if abs(value) >= 1000:
         return f"{value:+,.0f}" if signed else f"{value:,.0f}"
     return f"{value:+.3g}" if signed else f"{value:.3g}"

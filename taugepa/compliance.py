@@ -541,6 +541,18 @@ def violation_line(violation: dict[str, Any], with_policy: bool = True, limit: i
     return line
 
 
+def definite_note(compliance: dict[str, Any] | None, limit: int = 5) -> str:
+    """The definite violations of an episode as lines for a failure message ('' when none)."""
+    found = [v for v in (compliance or {}).get("violations", []) if v["severity"] == DEFINITE]
+    if not found:
+        return ""
+    lines = [f"Policy violations by the agent ({len(found)} definite):"]
+    lines += ["- " + violation_line(v, with_policy=False) for v in found[:limit]]
+    if len(found) > limit:
+        lines.append(f"- and {len(found) - limit} more")
+    return "\n".join(lines)
+
+
 def compliance_lines(summary: dict[str, Any]) -> list[str]:
     """Terminal summary lines for a run's compliance (nothing when the run has none)."""
     block = summary.get("compliance")
@@ -557,7 +569,7 @@ def compliance_lines(summary: dict[str, Any]) -> list[str]:
     else:
         lines.append("  conversation rules  not applied (the built-in agents do not talk to the user)")
     if passed["with_definite"]:
-        shown = ", ".join(passed["with_definite"][:8]) + (" …" if len(passed["with_definite"]) > 8 else "")
+        shown = ", ".join(passed["with_definite"][:6]) + (" …" if len(passed["with_definite"]) > 6 else "")
         lines.append(f"  passed but broke a rule ({len(passed['with_definite'])}): {shown}")
     if block["by_audit_status"]:
         lines.append(
@@ -566,13 +578,15 @@ def compliance_lines(summary: dict[str, Any]) -> list[str]:
         )
     rules = {rule: counts for rule, counts in block["episodes_by_rule"].items() if any(counts.values())}
     if rules:
-        lines.append(
-            "  episodes per rule (definite/possible/defect): "
-            + ", ".join(
-                f"{rule} {counts[DEFINITE]}/{counts[POSSIBLE]}/{counts[DEFECT]}"
-                for rule, counts in rules.items()
-            )
-        )
+        items = [f"{rule} {c[DEFINITE]}/{c[POSSIBLE]}/{c[DEFECT]}" for rule, c in rules.items()]
+        lines.append("  episodes per rule (definite/possible/defect):")
+        row: list[str] = []
+        for item in items:
+            if row and len("    " + ", ".join([*row, item])) > 108:
+                lines.append("    " + ", ".join(row) + ",")
+                row = []
+            row.append(item)
+        lines.append("    " + ", ".join(row))
     return lines
 
 

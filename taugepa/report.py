@@ -51,6 +51,7 @@ details.tg-transcript[open]{background:#fafafa}
 .tg-filter{margin:8px 0;font-size:13px}
 .tg-changed{background:#fff6e0}
 .tg-muted{color:#777;font-size:12px}
+.tg-policy-mark{white-space:nowrap}
 """
 
 FILTER_SCRIPT = """
@@ -515,7 +516,7 @@ def _policy_mark(broke: int, trials: int) -> str:
     if not broke:
         return ""
     title = f"{broke} of {trials} trial(s) broke a policy rule for certain (definite violation)"
-    return f' <span class="tg-sev-definite" title="{escape(title)}">⚠ policy</span>'
+    return f' <span class="tg-sev-definite tg-policy-mark" title="{escape(title)}">⚠ policy</span>'
 
 
 def _headline(entries: Sequence[dict[str, Any]]) -> str:

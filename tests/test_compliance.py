@@ -283,3 +283,24 @@ def test_reflection_records_name_the_violation_and_its_policy_sentence(scenarios
     assert "Policy violations" not in reflective_record(entries[0])
     ordered = reflective_records(entries, passes=1)  # the failure, then the pass that broke policy
     assert [r["Inputs"]["task_id"] for r in ordered] == ["rules-2", "rules-0"]
+
+
+def test_the_scripted_server_command_breaks_rules_from_a_plays_file(scenarios, wiki, gold_cache, tmp_path):
+    import subprocess
+    import sys
+
+    from rule_scenarios import write_plays_file, write_task_file
+
+    command = [sys.executable, "-m", "taugepa.testing.scripted_server", "--tasks", write_task_file(tmp_path)]
+    command += ["--plays", str(write_plays_file(tmp_path)), "--confirm-writes"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = server.stdout.readline().strip()
+        llm = scripted_llm_config(base_url, KEY_ENV, cache=False)
+        jobs = [EpisodeJob(scenarios["rules-2"], wiki, EpisodeConfig(agent="llm", llm=llm))]
+        (result,) = run_episodes(jobs, gold_cache=gold_cache)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.outcome == FAILED and rules(result) == ["cancel.flown"]
+    assert "Do you confirm?" in result.messages[2]["content"]
