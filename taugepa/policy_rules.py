@@ -1027,7 +1027,7 @@ def policy_sentences(rule: Rule, policy: Policy) -> list[tuple[str, bool]]:
 
 def rules_table() -> list[dict[str, Any]]:
     """Every rule with its kind, severities and policy sentences (for docs and reports)."""
-    import taugepa.compliance  # noqa: F401  (registers the conversation rules)
+    import taugepa.conversation_rules  # noqa: F401  (registers the conversation rules)
     import taugepa.task_checks  # noqa: F401  (registers the task-level rules)
 
     return [

@@ -6,12 +6,8 @@ import pytest
 from rule_scenarios import PLAYS, write_task_file
 
 from taugepa.audit import audit_task
-from taugepa.compliance import (
-    is_affirmative,
-    is_negative,
-    objective_score,
-    run_compliance,
-)
+from taugepa.compliance import objective_score, run_compliance
+from taugepa.conversation_rules import is_affirmative, is_negative
 from taugepa.episode import EpisodeConfig, run_episode
 from taugepa.gold import GoldCache
 from taugepa.policy import Policy
