@@ -23,6 +23,7 @@ from pytest_taugepa.options import BenchmarkSettings, add_options, resolve_setti
 from pytest_taugepa.prefetch import Prefetcher
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
+from taugepa.compliance import definite_note
 from taugepa.engine import tool_names
 from taugepa.episode import EpisodeConfig, EpisodeResult
 from taugepa.errors import TaugepaError
@@ -156,7 +157,8 @@ class EpisodeCheck:
 
     def assert_passed(self) -> None:
         if self.result.outcome != PASSED:
-            pytest.fail(self.result.feedback, pytrace=False)
+            note = definite_note(self.result.compliance)
+            pytest.fail(self.result.feedback + (f"\n{note}" if note else ""), pytrace=False)
 
 
 def _episode_job(benchmark: Benchmark, task_id: str, trial: int) -> EpisodeJob:

@@ -10,6 +10,8 @@ import pytest
 
 from pytest_taugepa.audit_support import summary_lines as audit_summary_lines
 from pytest_taugepa.session import Benchmark
+from taugepa.compliance import compliance_lines
+from taugepa.efficiency import efficiency_lines, run_wall_time
 from taugepa.gating import min_pass_rate_breach, regression_breach
 from taugepa.passk import describe_pass_k
 from taugepa.results import build_scores, run_info, summarize, write_json_atomically
@@ -151,6 +153,8 @@ def summary_lines(summary: dict[str, Any], benchmark: Benchmark) -> list[str]:
     lines.extend(_table(summary["by_action"]))
     lines.extend(audit_summary_lines(summary, benchmark.ordered_entries(), settings.agent, benchmark.audits))
     lines.extend(usage_lines(summary.get("usage")))
+    lines.extend(efficiency_lines(summary, {"episode_wall_s": run_wall_time(benchmark.ordered_entries())}))
+    lines.extend(compliance_lines(summary))
     if summary["invalid_tasks"]:
         shown = ", ".join(summary["invalid_tasks"][:10])
         more = len(summary["invalid_tasks"]) - 10

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from taugepa.builtin_agents import NullAgent, OracleAgent, ScriptedUser
+from taugepa.compliance import ComplianceMonitor, policy_for
+from taugepa.efficiency import episode_efficiency
 from taugepa.engine import TRANSFER_TOOL, AirlineWorld, Engine, get_world
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.gold import Gold, GoldCache, default_gold_cache
@@ -41,6 +43,9 @@ class EpisodeConfig:
     think_tool: bool = True
     trial: int = 0
     llm: LLMConfig | None = None  # models and endpoints; needed when agent is "llm"
+    # The policy text the agent's compliance is judged against (None: the wiki it runs with).
+    # An optimizer passes the seed policy, so that a candidate cannot edit a rule away.
+    compliance_policy: str | None = None
 
     @property
     def seed(self) -> int | None:
@@ -75,6 +80,8 @@ class EpisodeResult:
     steps: int = 0
     usage: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    efficiency: dict[str, Any] = field(default_factory=dict)  # see taugepa.efficiency
+    compliance: dict[str, Any] = field(default_factory=dict)  # see taugepa.compliance
     duration_s: float = 0.0
 
     @property
@@ -181,13 +188,22 @@ def _play(
     messages: list[Message] = [{"role": "system", "content": wiki}]
     records: list[ToolCallRecord] = []
     result.messages = messages
+    monitor = ComplianceMonitor(
+        task,
+        policy_for(config.compliance_policy if config.compliance_policy is not None else wiki),
+        engine,
+        messages,
+        conversation_rules=config.agent == "llm",  # the built-in agents never talk before acting
+    )
     players: list[Any] = []
     try:
         players.append(make_agent(task, wiki, config, engine.tool_schemas))
         players.append(make_user(task, config))
         agent, user = players
         messages.append({"role": "user", "content": user.first_message()})
-        result.termination = _converse(agent, user, engine, messages, records, config.max_steps, result)
+        result.termination = _converse(
+            agent, user, engine, messages, records, config.max_steps, result, monitor
+        )
     except InfrastructureError as exc:
         result.outcome, result.reward, result.termination = ERROR, 0.0, "error"
         result.feedback = f"Infrastructure error (not the agent's fault): {exc}"
@@ -196,6 +212,8 @@ def _play(
         return
     result.usage = _usage(players)
     result.tool_calls = [r.to_dict() for r in records]
+    result.efficiency = episode_efficiency(messages, result.tool_calls, result.usage, result.steps)
+    result.compliance = monitor.finish(records)
     result.db_digest = engine.db_digest()
     verdict = score_episode(task, gold, result.db_digest, messages, records, result.termination)
     result.outcome, result.reward, result.feedback = verdict.outcome, verdict.reward, verdict.feedback
@@ -216,6 +234,7 @@ def _converse(
     records: list[ToolCallRecord],
     max_steps: int,
     result: EpisodeResult,
+    monitor: ComplianceMonitor,
 ) -> str:
     """Alternate agent and user until someone ends the episode; return how it ended."""
     for step in range(1, max_steps + 1):
@@ -224,7 +243,7 @@ def _converse(
         tool_calls = reply.get("tool_calls") or []
         messages.append(reply)
         if tool_calls:
-            ended = _run_tool_calls(tool_calls, step, engine, messages, records)
+            ended = _run_tool_calls(tool_calls, step, engine, messages, records, monitor)
             if ended:
                 return "transfer"
             continue
@@ -244,8 +263,12 @@ def _run_tool_calls(
     engine: Engine,
     messages: list[Message],
     records: list[ToolCallRecord],
+    monitor: ComplianceMonitor,
 ) -> bool:
-    """Execute the first call, refuse the rest; True if the agent transferred the user."""
+    """Execute the first call, refuse the rest; True if the agent transferred the user.
+
+    The monitor checks a write against the policy on the database just before it runs.
+    """
     transferred = False
     for position, call in enumerate(tool_calls):
         function = call.get("function") or {}
@@ -258,8 +281,10 @@ def _run_tool_calls(
             if parse_error:
                 content, is_error = parse_error, True
             else:
+                monitor.before_call(name, arguments, step, len(records))
                 outcome = engine.call(name, arguments)
                 content, is_error = outcome.content, outcome.is_error
+                monitor.after_call(is_error)
                 transferred = name == TRANSFER_TOOL and not is_error
             executed = True
         records.append(ToolCallRecord(step, name, arguments, content, is_error, executed))

@@ -61,10 +61,18 @@ class HarnessSettings:
     think_tool: bool = True
     concurrency: int = 8
     infra_rounds: int = 2  # extra rounds for episodes that ended in an infrastructure error
+    # The policy the agent's compliance is judged against (None: the wiki it runs with). An
+    # optimizer passes the seed wiki, so that a candidate cannot edit a rule away.
+    compliance_policy: str | None = None
 
     def episode_config(self, trial: int) -> EpisodeConfig:
         return EpisodeConfig(
-            agent=self.agent, max_steps=self.max_steps, think_tool=self.think_tool, trial=trial, llm=self.llm
+            agent=self.agent,
+            max_steps=self.max_steps,
+            think_tool=self.think_tool,
+            trial=trial,
+            llm=self.llm,
+            compliance_policy=self.compliance_policy,
         )
 
     def fingerprint(self) -> dict[str, Any]:
@@ -75,6 +83,11 @@ class HarnessSettings:
             "prices": list(self.llm.prices) if self.llm else [],
             "max_steps": self.max_steps,
             "think_tool": self.think_tool,
+            "compliance_policy_sha256": (
+                hashlib.sha256(self.compliance_policy.encode()).hexdigest()
+                if self.compliance_policy
+                else None
+            ),
         }
 
 

@@ -226,6 +226,8 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
     split = split_tasks(tasks, settings.val_size, settings.seed, settings.train_size)
     plan = RolloutPlan(settings.budget, settings.harness.trials, len(split.val), settings.minibatch_size)
     say(f"split (seed {settings.seed}): {split.describe()}")
+    if settings.objective is not None:
+        say(f"objective: {settings.objective_name} (per task, mean over trials)")
     say(f"  validation: {', '.join(t.id for t in split.val)}")
     for line in plan.lines():
         say(line)

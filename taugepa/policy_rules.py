@@ -134,7 +134,7 @@ class Rule:
 
     id: str
     title: str
-    kind: str  # "action": checked on each write; "task": checked on the task as a whole
+    kind: str  # "action": each write; "task": the task as a whole; "conversation": an agent's transcript
     severities: tuple[str, ...]
     quotes: tuple[str, ...] = ()
     applies_to: tuple[str, ...] = ()
@@ -1027,6 +1027,7 @@ def policy_sentences(rule: Rule, policy: Policy) -> list[tuple[str, bool]]:
 
 def rules_table() -> list[dict[str, Any]]:
     """Every rule with its kind, severities and policy sentences (for docs and reports)."""
+    import taugepa.conversation_rules  # noqa: F401  (registers the conversation rules)
     import taugepa.task_checks  # noqa: F401  (registers the task-level rules)
 
     return [

@@ -4,7 +4,11 @@ Reflection prompts cost money and long ones dilute the signal, so a record keeps
 a policy editor needs: the task, what the agent did (tool calls with clipped arguments and
 results, its last message), what the gold expected, the first divergence, tool errors and a
 plain-language feedback line. Failures come first; a few passes are included so the
-reflection also sees what already works.
+reflection also sees what already works, passes that broke the policy first.
+
+The agent's own policy violations (`taugepa.compliance`) are listed with the sentence of the
+policy each one breaks: a violation is concrete feedback a policy editor can act on, even on
+a passed episode. One line says how long the episode took (`taugepa.efficiency`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from taugepa.compliance import DEFINITE, violation_line
 from taugepa.scoring import PASSED, render_action
 
 MAX_INSTRUCTION_CHARS = 700
@@ -21,6 +26,7 @@ MAX_ARGUMENT_CHARS = 220
 MAX_RESULT_CHARS = 160
 MAX_MESSAGE_CHARS = 400
 PASSES_PER_BATCH = 2
+MAX_VIOLATIONS = 5
 NO_WRITES = "none: the database must not change"
 
 
@@ -59,13 +65,49 @@ def _last_agent_message(entry: dict[str, Any]) -> str:
     return "(the agent said nothing to the user)"
 
 
+def _definite(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for v in (entry.get("compliance") or {}).get("violations", []) if v["severity"] == DEFINITE]
+
+
 def _feedback_line(entry: dict[str, Any]) -> str:
     if entry["outcome"] == PASSED:
+        broken = _definite(entry)
+        if broken:
+            rules = ", ".join(dict.fromkeys(v["rule"] for v in broken))
+            return (
+                "PASSED, but the agent broke the policy on the way "
+                f"({rules}): the outcome is right, the conduct is not. See Policy violations."
+            )
         return "PASSED: the agent reached exactly the gold outcome. Keep whatever made this work."
     feedback = entry.get("feedback", "")
     divergence = next((line for line in feedback.splitlines() if line.startswith("First divergence")), "")
     first = divergence or (feedback.splitlines()[0] if feedback else "the episode failed")
     return f"FAILED: {first}"
+
+
+def _violations(entry: dict[str, Any]) -> list[str]:
+    """Definite and possible violations, worst first, each with the policy sentence it breaks."""
+    found = (entry.get("compliance") or {}).get("violations", [])
+    ranked = sorted(
+        (v for v in found if v["severity"] in (DEFINITE, "possible")), key=lambda v: v["severity"] != DEFINITE
+    )
+    lines = [violation_line(v, limit=300) for v in ranked[:MAX_VIOLATIONS]]
+    if len(ranked) > MAX_VIOLATIONS:
+        lines.append(f"... and {len(ranked) - MAX_VIOLATIONS} more")
+    return lines
+
+
+def _efficiency_line(entry: dict[str, Any]) -> str:
+    efficiency = entry.get("efficiency")
+    if not efficiency:
+        return ""
+    line = (
+        f"{efficiency['agent_turns']} agent turns, {efficiency['user_turns']} user turns, "
+        f"{efficiency['tool_calls']} tool calls ({efficiency['tool_errors']} failed)"
+    )
+    if efficiency.get("tokens"):
+        line += f", {efficiency['tokens']['total']:,} tokens"
+    return line
 
 
 def reflective_record(entry: dict[str, Any], task_instruction: str | None = None) -> dict[str, Any]:
@@ -87,6 +129,12 @@ def reflective_record(entry: dict[str, Any], task_instruction: str | None = None
         },
         "Feedback": _feedback_line(entry),
     }
+    violations = _violations(entry)
+    if violations:
+        record["Policy violations"] = violations
+    efficiency = _efficiency_line(entry)
+    if efficiency:
+        record["Efficiency"] = efficiency
     if entry["outcome"] != PASSED:
         details = [
             line
@@ -101,7 +149,7 @@ def reflective_record(entry: dict[str, Any], task_instruction: str | None = None
 def reflective_records(
     entries: Sequence[dict[str, Any]], passes: int = PASSES_PER_BATCH
 ) -> list[dict[str, Any]]:
-    """Records for a batch: every scored failure, then up to `passes` passes."""
+    """Records for a batch: every scored failure, then up to `passes` passes (rule-breaking first)."""
     failed = [e for e in entries if e["outcome"] == "failed"]
-    passed = [e for e in entries if e["outcome"] == PASSED][:passes]
+    passed = sorted((e for e in entries if e["outcome"] == PASSED), key=lambda e: not _definite(e))[:passes]
     return [reflective_record(entry) for entry in failed + passed]

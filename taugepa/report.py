@@ -1,6 +1,7 @@
 """A standalone HTML report of one or more scores files: one file, nothing fetched from a network.
 
-Sections: a summary table (one column per scores file), charts of the pass rate by group
+Sections: a summary table (one column per scores file; with the efficiency figures and the
+agent's policy compliance), charts of the pass rate by group
 (difficulty or set) and by gold action and of pass^k against k, drawn with matplotlib and
 embedded as PNG data, a per-task comparison when there are several files, and for each file
 a table of tasks with outcome, feedback and a collapsible transcript.
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from taugepa import __version__
+from taugepa.compliance import DEFINITE
+from taugepa.efficiency import METRICS, WALL, format_figure, run_wall_time
 from taugepa.errors import ConfigError
 from taugepa.files import write_text_atomically
 from taugepa.results import Scores, load_scores, summarize
@@ -48,6 +51,7 @@ details.tg-transcript[open]{background:#fafafa}
 .tg-filter{margin:8px 0;font-size:13px}
 .tg-changed{background:#fff6e0}
 .tg-muted{color:#777;font-size:12px}
+.tg-policy-mark{white-space:nowrap}
 """
 
 FILTER_SCRIPT = """
@@ -164,6 +168,8 @@ def summary_table(runs: Sequence[ReportRun]) -> str:
     rescored = [run for run in runs if any("recorded" in e for e in run.scores.episodes)]
     if rescored:
         rows.append(("agreement with recorded rewards", [_agreement(run) for run in runs]))
+    rows.extend(efficiency_rows(runs))
+    rows.extend(compliance_rows(runs))
     header = "".join(f"<th>{escape(run.label)}</th>" for run in runs)
     body = "".join(
         f"<tr><th>{escape(name)}</th>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
@@ -174,8 +180,70 @@ def summary_table(runs: Sequence[ReportRun]) -> str:
         f"<tbody>{body}</tbody></table>"
         '<p class="tg-muted">Pass rates count passed / (passed + failed): invalid tasks and '
         "infrastructure errors are never counted against the agent. pass^k is the mean over tasks "
-        "of C(passes, k) / C(scored trials, k) (tau-bench); the interval is Wilson's, over tasks.</p>"
+        "of C(passes, k) / C(scored trials, k) (tau-bench); the interval is Wilson's, over tasks. "
+        "Efficiency figures are per episode, median / mean over the scored episodes and over the "
+        "passed ones. An episode is compliant when the agent's actions and conversation break no "
+        "policy rule for certain (no definite finding; the built-in agents are judged by the action "
+        "rules only).</p>"
     )
+
+
+def _stats_cell(stats: dict[str, float] | None, name: str) -> str:
+    return (
+        "—" if not stats else f"{format_figure(stats['median'], name)} / {format_figure(stats['mean'], name)}"
+    )
+
+
+def _both_cell(block: dict[str, Any] | None, name: str) -> str:
+    if not block or not block["all"].get(name):
+        return "—"
+    every, passed = _stats_cell(block["all"].get(name), name), _stats_cell(block["passed"].get(name), name)
+    return f'{escape(every)} <span class="tg-muted">| passed {escape(passed)}</span>'
+
+
+def efficiency_rows(runs: Sequence[ReportRun]) -> list[tuple[str, list[str]]]:
+    """Median / mean of each efficiency figure per run, over all scored and passed episodes."""
+    blocks = [run.summary.get("efficiency") for run in runs]
+    if not any(blocks):
+        return []
+    rows = []
+    for name, label in METRICS:
+        cells = [_both_cell(block, name) for block in blocks]
+        if any(cell != "—" for cell in cells):
+            rows.append((f"{label} per episode, median / mean", cells))
+    walls = [run_wall_time(run.scores.episodes) for run in runs]
+    rows.append((f"{WALL[1]} per episode, median / mean", [_both_cell(wall, WALL[0]) for wall in walls]))
+    return rows
+
+
+def _compliance_cell(tally: dict[str, Any] | None) -> str:
+    if not tally or not tally["episodes"]:
+        return "—"
+    return f"{_percent(tally['rate'])} ({tally['compliant']}/{tally['episodes']})"
+
+
+def compliance_rows(runs: Sequence[ReportRun]) -> list[tuple[str, list[str]]]:
+    """The share of episodes with no definite violation, overall, among passes, by kind of rule."""
+    blocks = [run.summary.get("compliance") for run in runs]
+    if not any(blocks):
+        return []
+
+    def cells(pick: Any) -> list[str]:
+        return [_compliance_cell(pick(block)) if block else "—" for block in blocks]
+
+    def by_rule(block: dict[str, Any] | None) -> str:
+        if not block:
+            return "—"
+        counts = [(rule, c[DEFINITE]) for rule, c in block["episodes_by_rule"].items() if c[DEFINITE]]
+        return escape(", ".join(f"{rule} {count}" for rule, count in counts)) or "none"
+
+    return [
+        ("compliant episodes (no definite violation)", cells(lambda b: b)),
+        ("compliant among passed episodes", cells(lambda b: b["passed"])),
+        ("compliant with the action rules", cells(lambda b: b["action_rules"])),
+        ("compliant with the conversation rules", cells(lambda b: b["conversation_rules"])),
+        ("episodes with a definite violation, by rule", [by_rule(block) for block in blocks]),
+    ]
 
 
 def _agent(run: dict[str, Any]) -> str:
@@ -421,11 +489,14 @@ def task_table(run: ReportRun, number: int) -> str:
             f"<h4>trial {int(e['trial'])}</h4>{_recorded_note(e)}{render_episode_body(e)}" for e in entries
         )
         outcomes = " ".join(sorted({e["outcome"] for e in entries}))
+        broke = sum(1 for e in entries if (e.get("compliance") or {}).get("compliant") is False)
+        if broke:
+            outcomes += " broke-policy"
         rows.append(
             f'<tr data-outcomes="{escape(outcomes)}"><td>{escape(task_id)}</td>'
             f"<td>{escape(str(first.get('group', '')))}</td>"
             f"<td>{escape(', '.join(first.get('gold_action_names', [])))}</td>"
-            f"<td>{_marks(entries)} {passed}/{scored}</td>{recorded_cell}"
+            f"<td>{_marks(entries)} {passed}/{scored}{_policy_mark(broke, len(entries))}</td>{recorded_cell}"
             f'<td><details class="tg-transcript" id="{escape(table_id)}-{escape(task_id)}" '
             f'data-task="{escape(task_id)}"><summary>{escape(headline)}</summary>{episodes}</details></td></tr>'
         )
@@ -433,10 +504,19 @@ def task_table(run: ReportRun, number: int) -> str:
     header += "<th>recorded</th>" if rescored else ""
     header += "<th>feedback (click for the transcript)</th>"
     return (
-        _filter_bar(table_id, [(o, o) for o in (PASSED, FAILED, INVALID, ERROR)])
+        _filter_bar(
+            table_id, [*((o, o) for o in (PASSED, FAILED, INVALID, ERROR)), ("broke-policy", "broke policy")]
+        )
         + f'<table class="tg" id="{escape(table_id)}"><thead><tr>{header}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _policy_mark(broke: int, trials: int) -> str:
+    if not broke:
+        return ""
+    title = f"{broke} of {trials} trial(s) broke a policy rule for certain (definite violation)"
+    return f' <span class="tg-sev-definite tg-policy-mark" title="{escape(title)}">⚠ policy</span>'
 
 
 def _headline(entries: Sequence[dict[str, Any]]) -> str:

@@ -8,7 +8,8 @@ Layout (documented in the README; `version` changes when a field changes meaning
      "episodes": [{...one per task and trial, in task order...}],
      "timing": {...wall-clock facts, the only part that differs between identical runs...}}
 
-Episode entries also carry `duration_s`, their only timing field.
+Episode entries also carry `duration_s`, their only timing field; the statistics of episode
+wall time (`timing.episode_wall_s`) therefore live in `timing` too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from taugepa.compliance import run_compliance
+from taugepa.efficiency import run_efficiency, run_wall_time
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically  # noqa: F401  (re-exported: part of the results API)
 from taugepa.passk import pass_k_summary
@@ -74,6 +77,8 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
             by_action[name].append(entry)
     overall = _tally(episodes)
     audit = _audit_tally(episodes)
+    efficiency = run_efficiency(episodes)
+    compliance = run_compliance(episodes)
     return {
         "episodes": len(episodes),
         "tasks": len({e["task_id"] for e in episodes}),
@@ -86,6 +91,8 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "pass_k": pass_k_summary(episodes),
         "usage": run_usage(episodes),
         **({"audit": audit} if audit else {}),
+        **({"efficiency": efficiency} if efficiency else {}),
+        **({"compliance": compliance} if compliance else {}),
     }
 
 
@@ -110,13 +117,15 @@ def _audit_tally(episodes: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 def build_scores(
     run: dict[str, Any], episodes: Sequence[dict[str, Any]], timing: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    wall = run_wall_time(episodes)
+    timing = {**(timing or {}), **({"episode_wall_s": wall} if wall else {})}
     return {
         "format": SCORES_FORMAT,
         "version": SCORES_VERSION,
         "run": run,
         "summary": summarize(episodes),
         "episodes": list(episodes),
-        "timing": timing or {},
+        "timing": timing,
     }
 
 

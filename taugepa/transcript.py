@@ -22,6 +22,11 @@ TRANSCRIPT_CSS = """
 .tg-actions{border-collapse:collapse;margin:6px 0}
 .tg-actions td,.tg-actions th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;
   font-family:monospace;font-size:12px;white-space:pre-wrap}
+.tg-metrics{color:#444;margin:4px 0}
+.tg-violations{margin:4px 0;padding-left:18px}
+.tg-violations li{margin:2px 0}
+.tg-sev-definite{color:#b00020;font-weight:bold}.tg-sev-possible{color:#b26a00}.tg-sev-defect{color:#555}
+.tg-policy{display:block;color:#555;font-style:italic;margin-left:8px}
 """
 
 
@@ -78,6 +83,8 @@ def render_episode_body(entry: dict[str, Any]) -> str:
         f"<p><b>{escape(entry['task_id'])}</b> (trial {int(entry['trial'])}): "
         f"{escape(entry['outcome'])}</p>"
         f"{render_audit(entry.get('audit'))}"
+        f"{render_efficiency(entry.get('efficiency'), entry.get('duration_s'))}"
+        f"{render_compliance(entry.get('compliance'))}"
         f'<pre class="tg-msg">{escape(entry.get("feedback", ""))}</pre>'
         f"{render_actions(entry.get('expected_actions', []), taken)}"
         f"{render_messages(entry.get('messages', []))}"
@@ -95,6 +102,49 @@ def render_audit(audit: dict[str, Any] | None) -> str:
     if audit.get("flags"):
         text += " · " + ", ".join(audit["flags"])
     return f'<p class="tg-audit">{escape(text)}</p>'
+
+
+def render_efficiency(efficiency: dict[str, Any] | None, duration_s: float | None = None) -> str:
+    """The episode's steps in one line: turns, tool calls, tokens, wall time."""
+    if not efficiency:
+        return ""
+    parts = [
+        f"{efficiency['agent_turns']} agent turns",
+        f"{efficiency['user_turns']} user turns",
+        f"{efficiency['tool_calls']} tool calls "
+        f"({efficiency['tool_errors']} failed, {efficiency['writes']} writes)",
+    ]
+    if efficiency.get("tokens"):
+        parts.append(f"{efficiency['tokens']['total']:,} tokens")
+    if duration_s is not None:
+        parts.append(f"{duration_s:.3f} s")
+    return f'<p class="tg-metrics">{escape(" · ".join(parts))}</p>'
+
+
+def render_compliance(compliance: dict[str, Any] | None) -> str:
+    """The agent's policy violations, each with its turn, message and policy sentence."""
+    if not compliance:
+        return ""
+    scope = "action and conversation rules" if compliance.get("conversation_rules") else "action rules"
+    violations = compliance.get("violations") or []
+    if not violations:
+        return f'<p class="tg-metrics">policy ({escape(scope)}): no violation</p>'
+    items = []
+    for v in violations:
+        where = f"turn {v['turn']}" + (f", {v['action']}" if v.get("action") else "")
+        quote = ""
+        if v.get("policy"):
+            missing = "" if v.get("policy_found") else " (not in this policy)"
+            quote = f'<span class="tg-policy">“{escape(v["policy"])}”{escape(missing)}</span>'
+        items.append(
+            f'<li><span class="tg-sev-{escape(v["severity"])}">[{escape(v["severity"])}]</span> '
+            f"<b>{escape(v['rule'])}</b> ({escape(where)}): {escape(v['message'])}{quote}</li>"
+        )
+    verdict = "compliant (nothing definite)" if compliance.get("compliant") else "broke the policy"
+    return (
+        f'<p class="tg-metrics">policy ({escape(scope)}): {escape(verdict)}</p>'
+        f'<ul class="tg-violations">{"".join(items)}</ul>'
+    )
 
 
 def _action_text(action: dict[str, Any]) -> str:

@@ -99,3 +99,23 @@ def test_reflective_records_flag_tasks_whose_gold_breaks_the_policy(synthetic_fi
             assert "themselves break the policy" in " ".join(record["Note on this task"])
         elif statuses[task_id] == "clean":
             assert "Note on this task" not in record
+
+
+def test_combined_objective_docks_violations_judged_against_the_seed(synthetic_files, v1_wiki):
+    """With --violation-penalty, a pass that broke the (seed) policy scores less than 1."""
+    from taugepa.compliance import objective_score
+
+    medium = [t for t in load_tasks([str(p) for p in synthetic_files]).tasks if t.group == "medium"]
+    audits = audit_tasks(medium, load_policy(v1_wiki)).by_id()
+    violating = [t for t in medium if audits[t.id].status == "violates"][:3]
+    clean = [t for t in medium if audits[t.id].status == "clean"][:2]
+    seed = Path(v1_wiki).read_text()
+    settings = HarnessSettings(agent="oracle", concurrency=1, compliance_policy=seed)
+    plain = WikiAdapter(InProcessEvaluator(settings)).evaluate(
+        violating + clean, {WIKI_COMPONENT: "x" + seed}
+    )
+    combined = WikiAdapter(
+        InProcessEvaluator(settings), objective=lambda entry: objective_score(entry, 0.5)
+    ).evaluate(violating + clean, {WIKI_COMPONENT: "x" + seed})
+    assert plain.scores == [1.0] * 5  # the oracle passes every task
+    assert all(score < 1.0 for score in combined.scores[:3]) and combined.scores[3:] == [1.0, 1.0]

@@ -78,6 +78,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--pytest-workers", type=int, default=0, help="with --evaluate-with pytest: -n N")
     parser.add_argument("--benchmarks", help="with --evaluate-with pytest: the benchmark suite folder")
+    parser.add_argument(
+        "--violation-penalty",
+        type=float,
+        default=0.0,
+        help="combined objective: a task's score is pass minus this per definite policy violation "
+        "(judged against the seed wiki), at least 0 (default 0: the pass rate alone)",
+    )
     add_llm_arguments(parser, exclude=("seed",))
     parser.set_defaults(handler=run)
 
@@ -91,6 +98,7 @@ def _positive(value: int | None, flag: str) -> None:
 
 def build_settings(args: argparse.Namespace) -> Any:
     from pytest_taugepa.options import read_wiki
+    from taugepa.compliance import objective_score
     from taugepa.engine import DEFAULT_POLICY_PATH
     from taugepa.errors import ConfigError
     from taugepa.gepa_adapter import HarnessSettings
@@ -99,6 +107,8 @@ def build_settings(args: argparse.Namespace) -> Any:
     from taugepa.reflection_lm import ReflectionSettings
     from taugepa.tasks import DEFAULT_TASK_SET
 
+    if args.violation_penalty < 0:
+        raise ConfigError(f"--violation-penalty must be 0 or more, got {args.violation_penalty:g}")
     for flag, value in (
         ("--budget", args.budget),
         ("--minibatch-size", args.minibatch_size),
@@ -119,6 +129,7 @@ def build_settings(args: argparse.Namespace) -> Any:
     llm_settings = llm_settings_from_args(args, agent=args.agent)
     llm = llm_settings.llm
     wiki_path = Path(args.wiki) if args.wiki else Path(DEFAULT_POLICY_PATH)
+    seed_wiki = read_wiki(wiki_path)
     temperature = (
         None if str(args.reflection_temperature).lower() == "none" else float(args.reflection_temperature)
     )
@@ -141,10 +152,12 @@ def build_settings(args: argparse.Namespace) -> Any:
         max_steps=args.max_steps,
         think_tool=not args.no_think_tool,
         concurrency=llm_settings.concurrency,
+        compliance_policy=seed_wiki,
     )
+    penalty = args.violation_penalty
     return OptimizeSettings(
         task_specs=tuple(args.tasks) or (DEFAULT_TASK_SET,),
-        seed_wiki=read_wiki(wiki_path),
+        seed_wiki=seed_wiki,
         seed_wiki_path=str(wiki_path),
         harness=harness,
         reflection=reflection,
@@ -160,6 +173,8 @@ def build_settings(args: argparse.Namespace) -> Any:
         pytest_workers=args.pytest_workers,
         benchmarks_dir=Path(args.benchmarks) if args.benchmarks else None,
         max_cost=llm_settings.max_cost,
+        objective=(lambda entry: objective_score(entry, penalty)) if penalty else None,
+        objective_name=f"pass - {penalty:g} x definite violations" if penalty else "pass",
     )
 
 

@@ -5,10 +5,15 @@ cache and the episode loop all run for real over HTTP on 127.0.0.1.
 
 - Model `scripted-agent` plays the agent: it recognises the task from the first user
   message, calls the gold actions one per turn (counting the successful tool results in the
-  transcript), then says it is done, quoting the task's required outputs.
+  transcript), then says it is done, quoting the task's required outputs. `plays` gives it
+  other actions to make for a task (to break policy rules on purpose), and its `Conduct`
+  says how it treats the user: by default it writes without asking, as tau-bench's gold
+  does; with `confirm_writes` it lists each write and asks for a yes first; with `chatty`
+  its tool calls come with a line of text.
 - Model `scripted-user` plays the customer: it recognises the task from the instruction in
-  the user simulator's system prompt, opens with the instruction, and stops (`###STOP###`)
-  as soon as the agent replies in words.
+  the user simulator's system prompt, opens with the instruction, answers the agent's
+  confirmation question (`Conduct.answer`, a yes by default), and stops (`###STOP###`) as
+  soon as the agent says anything else.
 - Any other model gets a 404, a wrong API key a 401.
 
 Everything the server does is a pure function of the request body, so runs are
@@ -35,11 +40,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from taugepa.engine import write_tool_names
 from taugepa.llm import LLMConfig
 from taugepa.protocol import STOP_MARKER
 from taugepa.tasks import Action, Task
@@ -48,6 +54,17 @@ from taugepa.user_sim import instruction_from_prompt
 AGENT_MODEL = "scripted-agent"
 USER_MODEL = "scripted-user"
 TRANSIENT_KINDS = ("429", "500", "503", "timeout", "disconnect", "garbage")
+CONFIRM_QUESTION = "Do you confirm? Please answer yes or no."
+CHATTY_LINE = "One moment, let me take care of that."
+
+
+@dataclass(frozen=True)
+class Conduct:
+    """How the scripted agent treats the user (the defaults are its original manners)."""
+
+    confirm_writes: bool = False  # list each write and ask CONFIRM_QUESTION before making it
+    answer: str = "Yes, please go ahead."  # what the scripted user answers to that question
+    chatty: bool = False  # every tool call comes with CHATTY_LINE as text
 
 
 @dataclass(frozen=True)
@@ -106,10 +123,18 @@ class ScriptedModels:
     """
 
     def __init__(
-        self, tasks: Iterable[Task], faults: Faults = Faults(), extra: dict[str, ExtraModel] | None = None
+        self,
+        tasks: Iterable[Task],
+        faults: Faults = Faults(),
+        conduct: Conduct = Conduct(),
+        plays: Mapping[str, Sequence[Action]] | None = None,
+        extra: dict[str, ExtraModel] | None = None,
     ):
         self.tasks = {task.instruction: task for task in tasks}
         self.faults = faults
+        self.conduct = conduct
+        self.plays = dict(plays or {})  # task id -> the actions to make instead of the gold
+        self.writes = write_tool_names()
         self.extra = dict(extra or {})
 
     @property
@@ -132,7 +157,13 @@ class ScriptedModels:
         if task is None:
             return {"role": "assistant", "content": "I am not sure why I am here. " + STOP_MARKER}
         said_before = sum(1 for m in messages if m.get("role") == "assistant")
-        return {"role": "assistant", "content": task.instruction if said_before == 0 else STOP_MARKER}
+        if said_before == 0:
+            return {"role": "assistant", "content": task.instruction}
+        asked = str(messages[-1].get("content") or "") if messages[-1].get("role") == "user" else ""
+        return {
+            "role": "assistant",
+            "content": self.conduct.answer if CONFIRM_QUESTION in asked else STOP_MARKER,
+        }
 
     def task_of(self, messages: list[dict[str, Any]]) -> Task | None:
         """The task an agent-side conversation is about (its first user message is the instruction)."""
@@ -142,11 +173,11 @@ class ScriptedModels:
     def _agent(
         self, messages: list[dict[str, Any]], digest: str, plan: Sequence[Action] | None = None
     ) -> dict[str, Any]:
-        """Call `plan` (default: the gold actions) one per turn, then close with the outputs."""
+        """Call `plan` (default: the task's plays, else its gold) one per turn, then close."""
         task = self.task_of(messages)
         if task is None:
             return {"role": "assistant", "content": "Sorry, I cannot tell which task this is."}
-        actions = task.actions if plan is None else tuple(plan)
+        actions = tuple(plan) if plan is not None else self.plays.get(task.id, task.actions)
         done = sum(
             1
             for m in messages
@@ -158,6 +189,9 @@ class ScriptedModels:
                 closing += " The answer: " + "; ".join(task.outputs) + "."
             return {"role": "assistant", "content": closing}
         action = actions[done]
+        if self.conduct.confirm_writes and action.name in self.writes and not _answered(messages):
+            details = f"{action.name} with {json.dumps(action.kwargs)}"
+            return {"role": "assistant", "content": f"I am about to call {details}. {CONFIRM_QUESTION}"}
         call = {
             "id": f"call_{digest[:16]}_0",
             "type": "function",
@@ -165,11 +199,12 @@ class ScriptedModels:
         }
         last = messages[-1] if messages else {}
         recovering = last.get("role") == "tool" and str(last.get("content") or "").startswith("Error:")
+        text = CHATTY_LINE if self.conduct.chatty else None
         if not recovering:
             call, extra = self._misbehave(call, digest)
             if extra:
-                return {"role": "assistant", "content": None, "tool_calls": [call, *extra]}
-        return {"role": "assistant", "content": None, "tool_calls": [call]}
+                return {"role": "assistant", "content": text, "tool_calls": [call, *extra]}
+        return {"role": "assistant", "content": text, "tool_calls": [call]}
 
     def _misbehave(self, call: dict[str, Any], digest: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         faults, draw = self.faults, _unit(self.faults.seed, digest, "misbehave")
@@ -208,9 +243,11 @@ class ScriptedServer:
         faults: Faults = Faults(),
         api_key: str | None = None,
         port: int = 0,
+        conduct: Conduct = Conduct(),
+        plays: Mapping[str, Sequence[Action]] | None = None,
         extra_models: dict[str, ExtraModel] | None = None,
     ):
-        self.models = ScriptedModels(tasks, faults, extra_models)
+        self.models = ScriptedModels(tasks, faults, conduct, plays, extra_models)
         self.latency = latency
         self.faults = faults
         self.api_key = api_key
@@ -432,6 +469,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+def _answered(messages: list[dict[str, Any]]) -> bool:
+    """Whether the user has just answered the agent's confirmation question."""
+    if len(messages) < 2 or messages[-1].get("role") != "user":
+        return False
+    question = messages[-2]
+    return question.get("role") == "assistant" and CONFIRM_QUESTION in str(question.get("content") or "")
+
+
 def _error(message: str, code: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error", "code": code}}
 
@@ -440,6 +485,12 @@ def scripted_llm_config(base_url: str, api_key_env: str, **settings: Any) -> LLM
     """LLM settings that point both sides at a scripted server's two models."""
     models = {"agent_model": AGENT_MODEL, "user_model": USER_MODEL}
     return LLMConfig(base_url=base_url, api_key_env=api_key_env, **{**models, **settings})
+
+
+def _optimizer_models() -> dict[str, ExtraModel]:
+    from taugepa.testing.scripted_optimizer import EXTRA_MODELS
+
+    return EXTRA_MODELS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -452,6 +503,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument(
+        "--parallel-calls", type=float, default=0.0, help="share of agent answers with two tool calls"
+    )
+    parser.add_argument(
+        "--confirm-writes", action="store_true", help="ask the user for a yes before each write"
+    )
+    parser.add_argument(
+        "--answer", default=Conduct.answer, help="the user's answer to a confirmation question"
+    )
+    parser.add_argument("--chatty", action="store_true", help="tool calls come with a line of text")
+    parser.add_argument(
+        "--plays",
+        metavar="FILE",
+        help='JSON {"task id": [{"name", "kwargs"}, ...]}: actions the agent makes instead of the gold',
+    )
+    parser.add_argument(
         "--api-key-env", default=None, help="require the key in this environment variable (default: any key)"
     )
     parser.add_argument(
@@ -462,12 +528,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tasks = load_tasks(args.tasks).tasks
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
-    faults = Faults(rate=args.fault_rate)
-    extra = None
-    if args.optimizer_models:
-        from taugepa.testing.scripted_optimizer import EXTRA_MODELS as extra
+    faults = Faults(rate=args.fault_rate, parallel_calls=args.parallel_calls)
+    conduct = Conduct(confirm_writes=args.confirm_writes, answer=args.answer, chatty=args.chatty)
+    plays = None
+    if args.plays:
+        with open(args.plays) as handle:
+            plays = {
+                task_id: [Action(a["name"], a["kwargs"]) for a in actions]
+                for task_id, actions in json.load(handle).items()
+            }
     server = ScriptedServer(
-        tasks, latency=args.latency, faults=faults, api_key=api_key, port=args.port, extra_models=extra
+        tasks,
+        latency=args.latency,
+        faults=faults,
+        api_key=api_key,
+        port=args.port,
+        conduct=conduct,
+        plays=plays,
+        extra_models=_optimizer_models() if args.optimizer_models else None,
     )
     print(server.base_url, flush=True)
     try:
