@@ -40,6 +40,7 @@ def write_text_atomically(path: Path, text: str) -> None:
         raise
 
 
-def write_json_atomically(path: Path, document: Any) -> None:
-    """Replace `path` with `document` as indented JSON in one step."""
-    write_text_atomically(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+def write_json_atomically(path: Path, document: Any, compact: bool = False) -> None:
+    """Replace `path` with `document` as JSON in one step (indented, unless `compact`)."""
+    text = json.dumps(document, ensure_ascii=False, indent=None if compact else 1)
+    write_text_atomically(path, text + "\n")

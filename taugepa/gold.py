@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from taugepa.engine import AirlineWorld, ToolCallError, get_world
+from taugepa.files import write_json_atomically
 from taugepa.tasks import Task
 
 
@@ -91,14 +91,9 @@ class GoldCache:
     def _write(self, key: str, gold: Gold) -> None:
         if not self.use_disk:
             return
-        path = self._path(key)
+        document = {"db_digest": gold.db_digest, "invalid_reason": gold.invalid_reason}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                "w", dir=path.parent, prefix=".tmp-", suffix=".json", delete=False
-            ) as handle:
-                json.dump({"db_digest": gold.db_digest, "invalid_reason": gold.invalid_reason}, handle)
-            os.replace(handle.name, path)
+            write_json_atomically(self._path(key), document, compact=True)
         except OSError:
             pass  # an unwritable cache costs speed, never correctness
 

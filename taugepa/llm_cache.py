@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from taugepa.files import write_json_atomically
 
 CACHE_FORMAT = 1  # bump when the key or the stored value changes meaning
 
@@ -54,15 +54,7 @@ class ResponseCache:
 
     def put(self, key: str, response: dict[str, Any]) -> None:
         """Store a successful response; an unwritable cache costs money, never correctness."""
-        path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            write_json_atomically(self._path(key), {"response": response}, compact=True)
         except OSError:
-            return
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump({"response": response}, handle, ensure_ascii=False)
-            os.replace(temp_name, path)
-        except OSError:
-            Path(temp_name).unlink(missing_ok=True)
+            pass

@@ -14,8 +14,6 @@ It stops everything on a configuration error, which retrying other episodes cann
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +23,7 @@ from typing import Any
 
 from taugepa.episode import EpisodeConfig, EpisodeResult, builtin_agent, builtin_user, run_episode
 from taugepa.errors import InfrastructureError, TaugepaError
+from taugepa.files import write_json_atomically
 from taugepa.llm import prepare_clients
 from taugepa.tasks import Task
 from taugepa.usage import episode_cost
@@ -75,7 +74,9 @@ class CostBudget:
         with self._lock:
             self._own += cost
             if self.ledger_dir is not None:
-                _write_atomically(self.ledger_dir / f"{self.name}.json", {"spent": self._own})
+                write_json_atomically(
+                    self.ledger_dir / f"{self.name}.json", {"spent": self._own}, compact=True
+                )
 
     def spent(self) -> float:
         total = self._own
@@ -94,14 +95,6 @@ class CostBudget:
 
     def reason(self) -> str:
         return f"--max-cost ${self.max_cost:g} reached (${self.spent():.4f} spent)"
-
-
-def _write_atomically(path: Path, document: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump(document, handle)
-    os.replace(temp_name, path)
 
 
 class _Guarded:
