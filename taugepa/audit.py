@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.airline_facts import EngineState
-from taugepa.engine import AirlineWorld, ToolCallError, get_world, write_tool_names
+from taugepa.engine import AirlineWorld, get_world, write_tool_names
 from taugepa.errors import ConfigError
 from taugepa.policy import Policy
 from taugepa.policy_rules import (
@@ -36,7 +36,7 @@ from taugepa.policy_rules import (
     Finding,
     Hit,
     RuleContext,
-    check_action,
+    check_sequence,
 )
 from taugepa.task_checks import REPLAY_ERROR, task_findings
 from taugepa.tasks import Task, TaskSource
@@ -129,31 +129,16 @@ def audit_task(task: Task, policy: Policy, world: AirlineWorld | None = None) ->
     """Replay the task's gold on a fresh database, checking every write against the policy."""
     world = world or get_world()
     writes = write_tool_names()
-    engine = world.new_engine(think_tool=True)
-    state = EngineState(engine)
-    findings: list[Finding] = []
-    for index, action in enumerate(task.actions):
-        if action.name in writes:
-            context = RuleContext(
-                policy=policy,
-                user_id=task.user_id or None,
-                instruction=task.instruction,
-                actions=task.actions,
-                index=index,
+    context = RuleContext(policy=policy, user_id=task.user_id or None, instruction=task.instruction)
+    findings, failure = check_sequence(world.new_engine(think_tool=True), task.actions, context)
+    if failure is not None:
+        index, exc = failure
+        name = task.actions[index].name
+        findings.append(
+            REPLAY_ERROR.finding(
+                Hit(DEFECT, f"gold action {index} ({name}) fails in the engine: {exc}"), policy, index, name
             )
-            findings.extend(check_action(state, action, context))
-        try:
-            engine.execute(action.name, action.kwargs)
-        except ToolCallError as exc:
-            findings.append(
-                REPLAY_ERROR.finding(
-                    Hit(DEFECT, f"gold action {index} ({action.name}) fails in the engine: {exc}"),
-                    policy,
-                    index,
-                    action.name,
-                )
-            )
-            break
+        )
     findings.extend(task_findings(task, EngineState(world.new_engine()), policy))
     findings.sort(key=lambda f: f.action_index if f.action_index is not None else -1)
     return TaskAudit(

@@ -40,7 +40,6 @@ from taugepa.reflection_lm import REFLECTION_PROMPT, ReflectionModel, Reflection
 from taugepa.split import Split, split_tasks
 from taugepa.tasks import Task, load_tasks
 
-EVALUATORS = ("process", "pytest")
 OUTPUT_FILES = ("best_wiki.md", "candidates.json", "gepa_result.json", "val_scores.png", "best_vs_seed.diff")
 SETTINGS_FILE = "settings.json"
 

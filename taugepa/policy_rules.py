@@ -202,20 +202,24 @@ def check_action(state: AirlineState, action: Action, context: RuleContext) -> l
 
 
 def check_sequence(
-    engine: Any, actions: Sequence[Action], context: RuleContext, execute: bool = True
-) -> list[Finding]:
+    engine: Any, actions: Sequence[Action], context: RuleContext
+) -> tuple[list[Finding], tuple[int, Exception] | None]:
     """Check each write of `actions` against the engine's database as it evolves.
 
-    Runs every action through `engine.execute` after checking it (stopping at the first one
-    the engine rejects, whose error is the caller's to report when `execute` raises).
+    Runs every action through `engine.execute` after checking it, and stops at the first one
+    the engine rejects: returns the findings so far and (index, error) of that action, if any.
     """
+    from taugepa.engine import ToolCallError
+
     state, writes, findings = EngineState(engine), write_tool_names(), []
     for index, action in enumerate(actions):
         if action.name in writes:
             findings.extend(check_action(state, action, _at(context, actions, index)))
-        if execute:
+        try:
             engine.execute(action.name, action.kwargs)
-    return findings
+        except ToolCallError as exc:
+            return findings, (index, exc)
+    return findings, None
 
 
 def _at(context: RuleContext, actions: Sequence[Action], index: int) -> RuleContext:

@@ -33,7 +33,6 @@ from taugepa.tasks import Task
 
 TAU_BENCH = "tau-bench"
 TAU2 = "tau2"
-REPLAY_AGENT = "replay"
 
 
 class RecordIncomplete(InfrastructureError):

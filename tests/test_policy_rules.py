@@ -283,7 +283,8 @@ def test_check_sequence_runs_on_an_evolving_engine(world, tau2_policy):
         Action("cancel_reservation", {"reservation_id": "H9ZU1C"}),
         Action("cancel_reservation", {"reservation_id": "H9ZU1C"}),
     ]
-    found = check_sequence(engine, actions, RuleContext(policy=tau2_policy))
+    found, failure = check_sequence(engine, actions, RuleContext(policy=tau2_policy))
+    assert failure is None
     assert [(f.action_index, f.rule, f.severity) for f in found] == [
         (0, "cancel.eligibility", "definite"),
         (1, "cancel.repeated", "defect"),
