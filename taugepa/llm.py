@@ -494,6 +494,18 @@ _clients: dict[tuple[Endpoint, str], ChatClient] = {}
 _clients_lock = threading.Lock()
 
 
+def recorded_completion(client: ChatClient, calls: list[CallUsage], **request: Any) -> Completion:
+    """`client.complete(**request)`, appending its usage to `calls` (a request that still failed
+    after its retries too, so that an episode's cost counts every attempt)."""
+    try:
+        completion = client.complete(**request)
+    except RequestFailed as exc:
+        calls.append(exc.usage)
+        raise
+    calls.append(completion.usage)
+    return completion
+
+
 def client_for(endpoint: Endpoint) -> ChatClient:
     """The process-wide client of an endpoint and key (one connection pool for all threads)."""
     api_key = read_api_key(endpoint.api_key_env)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taugepa.llm import ChatClient, LLMConfig, RequestFailed, client_for
+from taugepa.llm import ChatClient, LLMConfig, client_for, recorded_completion
 from taugepa.protocol import Message
 from taugepa.usage import CallUsage
 
@@ -36,19 +36,16 @@ class LLMAgent:
         self.calls: list[CallUsage] = []
 
     def act(self, messages: list[Message]) -> Message:
-        try:
-            completion = self.client.complete(
-                side="agent",
-                model=self.model,
-                messages=messages,
-                tools=self.tools,
-                temperature=self.temperature,
-                seed=self.seed,
-            )
-        except RequestFailed as exc:
-            self.calls.append(exc.usage)
-            raise
-        self.calls.append(completion.usage)
+        completion = recorded_completion(
+            self.client,
+            self.calls,
+            side="agent",
+            model=self.model,
+            messages=messages,
+            tools=self.tools,
+            temperature=self.temperature,
+            seed=self.seed,
+        )
         return completion.message
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from taugepa.llm import DEFAULT_API_KEY_ENV, Endpoint, LLMConfig, client_for
+from taugepa.llm import DEFAULT_API_KEY_ENV, Endpoint, LLMConfig, client_for, recorded_completion
 from taugepa.usage import CallUsage
 
 REFLECTION_SIDE = "reflection"
@@ -95,12 +95,13 @@ class ReflectionModel:
 
     def __call__(self, prompt: str | list[dict[str, Any]]) -> str:
         messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
-        completion = self.client.complete(
+        completion = recorded_completion(
+            self.client,
+            self.calls,
             side=REFLECTION_SIDE,
             model=self.settings.model,
             messages=messages,
             temperature=self.settings.temperature,
             seed=self.settings.seed,
         )
-        self.calls.append(completion.usage)
         return str(completion.message.get("content") or "")

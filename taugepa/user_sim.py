@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taugepa.llm import ChatClient, LLMConfig, RequestFailed, client_for
+from taugepa.llm import ChatClient, LLMConfig, client_for, recorded_completion
 from taugepa.protocol import STOP_MARKER, Message
 from taugepa.usage import CallUsage
 
@@ -102,18 +102,15 @@ class LLMUserSimulator:
         return self._say()
 
     def _say(self) -> str:
-        try:
-            completion = self.client.complete(
-                side="user",
-                model=self.model,
-                messages=self.messages,
-                temperature=self.temperature,
-                seed=self.seed,
-            )
-        except RequestFailed as exc:
-            self.calls.append(exc.usage)
-            raise
-        self.calls.append(completion.usage)
+        completion = recorded_completion(
+            self.client,
+            self.calls,
+            side="user",
+            model=self.model,
+            messages=self.messages,
+            temperature=self.temperature,
+            seed=self.seed,
+        )
         text = completion.message.get("content") or ""
         self.messages.append({"role": "assistant", "content": text})
         self.turns += 1
