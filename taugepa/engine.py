@@ -16,6 +16,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from typing import Any
 
@@ -88,11 +89,13 @@ class ToolSpec:
         return tuple(self.schema["function"]["parameters"].get("properties", {}))
 
 
+@cache
 def tool_names() -> frozenset[str]:
     """Names of every tool an agent or a gold action may use, without loading the database."""
     return frozenset(name for name, _ in _toolkit_functions()) | {THINK_TOOL}
 
 
+@cache
 def write_tool_names() -> frozenset[str]:
     """Names of the tools that can change the database."""
     return frozenset(name for name, kind in _toolkit_functions() if kind == "write")
