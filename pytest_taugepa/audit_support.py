@@ -13,17 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_taugepa.options import BenchmarkSettings
-from taugepa.audit import (
-    STATUSES,
-    TaskAudit,
-    audit_task,
-    audits_for,
-    load_audit,
-    select_tasks,
-)
 from taugepa.errors import ConfigError
-from taugepa.policy import Policy
-from taugepa.tasks import Task, TaskCollection
+from taugepa.rules.audit import STATUSES, TaskAudit, audit_task, audits_for, load_audit, select_tasks
+from taugepa.tasks.model import Task, TaskCollection
+from taugepa.world.policy import Policy
 
 
 @dataclass

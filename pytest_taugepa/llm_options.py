@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from taugepa.llm_settings import LLM_OPTIONS, NO_CACHE_FLAG, LLMSettings, resolve_llm_settings
+from taugepa.llm.settings import LLM_OPTIONS, NO_CACHE_FLAG, LLMSettings, resolve_llm_settings
 
 INI_PREFIX = "taugepa_"
 

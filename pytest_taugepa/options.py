@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from pytest_taugepa.llm_options import add_llm_options, resolve_llm_options
-from taugepa.audit import FILTERS
-from taugepa.engine import DEFAULT_POLICY_PATH
-from taugepa.episode import AGENT_KINDS, DEFAULT_MAX_STEPS
+from taugepa.episode.run import AGENT_KINDS, DEFAULT_MAX_STEPS
 from taugepa.errors import ConfigError
-from taugepa.gating import parse_rate
-from taugepa.llm import LLMConfig
-from taugepa.results import Scores, load_scores
-from taugepa.tasks import DEFAULT_TASK_SET
+from taugepa.llm.config import LLMConfig
+from taugepa.results.gates import parse_rate
+from taugepa.results.scores import Scores, load_scores
+from taugepa.rules.audit import FILTERS
+from taugepa.tasks.loading import DEFAULT_TASK_SET
+from taugepa.world.engine import DEFAULT_POLICY_PATH
 
 DEFAULT_TASKS = (DEFAULT_TASK_SET,)
 DEFAULT_SCORES_OUT = "taugepa-scores.json"
@@ -224,7 +224,7 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
 
 def _task_spec(spec: str, base: Path | None) -> str:
     """Resolve an ini file's relative task path against the ini folder (keeping `NAME=`)."""
-    from taugepa.tasks import builtin_task_sets
+    from taugepa.tasks.loading import builtin_task_sets
 
     if base is None:
         return spec

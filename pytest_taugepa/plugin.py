@@ -23,16 +23,16 @@ from pytest_taugepa.options import BenchmarkSettings, add_options, resolve_setti
 from pytest_taugepa.prefetch import Prefetcher
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
-from taugepa.compliance import definite_note
-from taugepa.engine import tool_names
-from taugepa.episode import EpisodeConfig, EpisodeResult
+from taugepa.episode.run import EpisodeConfig, EpisodeResult
+from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.errors import TaugepaError
-from taugepa.llm import prepare_clients
-from taugepa.results import episode_entry
-from taugepa.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
-from taugepa.scoring import ERROR, INVALID, PASSED
-from taugepa.tasks import load_tasks
-from taugepa.transcript import render_episode
+from taugepa.llm.client import prepare_clients
+from taugepa.protocol import ERROR, INVALID, PASSED
+from taugepa.results.scores import episode_entry
+from taugepa.results.transcript import render_episode
+from taugepa.rules.compliance import definite_note
+from taugepa.tasks.loading import load_tasks
+from taugepa.world.engine import tool_names
 
 TASK_PARAM = "taugepa_task"
 LEDGER_INPUT = "taugepa_cost_ledger"  # xdist workerinput key: the folder where workers record spending

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from taugepa.runner import EpisodeJob, EpisodePool
+from taugepa.episode.runner import EpisodeJob, EpisodePool
 
 LOOKAHEAD_PER_SLOT = 4  # queued episodes per thread: keeps threads busy when one episode is slow
 

@@ -10,13 +10,14 @@ import pytest
 
 from pytest_taugepa.audit_support import summary_lines as audit_summary_lines
 from pytest_taugepa.session import Benchmark
-from taugepa.compliance import compliance_lines
-from taugepa.efficiency import efficiency_lines, run_wall_time
-from taugepa.gating import min_pass_rate_breach, regression_breach
-from taugepa.passk import describe_pass_k
-from taugepa.results import build_scores, run_info, summarize, write_json_atomically
-from taugepa.scoring import FAILED
-from taugepa.usage import usage_lines
+from taugepa.episode.efficiency import efficiency_lines, run_wall_time
+from taugepa.files import write_json_atomically
+from taugepa.llm.usage import usage_lines
+from taugepa.protocol import FAILED
+from taugepa.results.gates import min_pass_rate_breach, regression_breach
+from taugepa.results.passk import describe_pass_k
+from taugepa.results.scores import build_scores, run_info, summarize
+from taugepa.rules.compliance import compliance_lines
 
 GATE_EXIT_STATUS = pytest.ExitCode.TESTS_FAILED
 

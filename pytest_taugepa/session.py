@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_taugepa.options import BenchmarkSettings
-from taugepa.tasks import Task, TaskCollection
+from taugepa.tasks.model import Task, TaskCollection
 
 if TYPE_CHECKING:
     from pytest_taugepa.audit_support import TaskAudits

@@ -19,11 +19,11 @@ DATA = Path(os.environ.get("TAUGEPA_SHARED_DATA", REPO.parent / "shared" / "data
 
 
 def main() -> int:
-    from taugepa.audit import audit_task
-    from taugepa.engine import get_world
-    from taugepa.generator import BUILTIN_RECIPE, generate_tasks
-    from taugepa.policy import load_policy
-    from taugepa.tasks import load_tasks
+    from taugepa.generate.generator import BUILTIN_RECIPE, generate_tasks
+    from taugepa.rules.audit import audit_task
+    from taugepa.tasks.loading import load_tasks
+    from taugepa.world.engine import get_world
+    from taugepa.world.policy import load_policy
 
     started = time.perf_counter()
     world = get_world()

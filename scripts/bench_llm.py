@@ -50,9 +50,10 @@ def server_stats(base_url: str) -> dict:
 
 
 def run_with_runner(tasks, wiki: str, base_url: str, cache_dir: Path, concurrency: int) -> tuple[float, list]:
-    from taugepa.episode import EpisodeConfig
-    from taugepa.llm import LLMConfig, prepare_clients
-    from taugepa.runner import EpisodeJob, run_episodes
+    from taugepa.episode.run import EpisodeConfig
+    from taugepa.episode.runner import EpisodeJob, run_episodes
+    from taugepa.llm.client import prepare_clients
+    from taugepa.llm.config import LLMConfig
 
     llm = LLMConfig(
         agent_model="scripted-agent",
@@ -114,9 +115,9 @@ def main() -> int:
     args = parser.parse_args()
     os.environ[KEY_ENV] = "sk-bench-not-a-real-key"
 
-    from taugepa.engine import get_world
-    from taugepa.gold import default_gold_cache
-    from taugepa.tasks import load_tasks
+    from taugepa.tasks.gold import default_gold_cache
+    from taugepa.tasks.loading import load_tasks
+    from taugepa.world.engine import get_world
 
     source = args.data / "synthetic" / "validated_tasks_medium_with_instructions.json"
     wiki_path = args.data / "tau-bench-v1" / "wiki.md"

@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from taugepa.engine import get_world
-from taugepa.episode import EpisodeConfig, run_episode
-from taugepa.gold import GoldCache
-from taugepa.tasks import load_tasks
+from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.tasks.gold import GoldCache
+from taugepa.tasks.loading import load_tasks
+from taugepa.world.engine import get_world
 
 
 def per_task_ms(tasks, wiki, cache) -> list[float]:

@@ -19,12 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-from taugepa.audit import audit_task
-from taugepa.episode import EpisodeConfig, run_episode
-from taugepa.policy import Policy
-from taugepa.policy_rules import RULES
-from taugepa.scoring import INVALID
-from taugepa.tasks import load_tasks
+from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.protocol import INVALID
+from taugepa.rules.audit import audit_task
+from taugepa.rules.policy_rules import RULES
+from taugepa.tasks.loading import load_tasks
+from taugepa.world.policy import Policy
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 

@@ -44,3 +44,11 @@ def write_json_atomically(path: Path, document: Any, compact: bool = False) -> N
     """Replace `path` with `document` as JSON in one step (indented, unless `compact`)."""
     text = json.dumps(document, ensure_ascii=False, indent=None if compact else 1)
     write_text_atomically(path, text + "\n")
+
+
+def default_cache_dir() -> Path:
+    """`$TAUGEPA_CACHE_DIR`, else `$XDG_CACHE_HOME/taugepa`, else `~/.cache/taugepa`."""
+    if os.environ.get("TAUGEPA_CACHE_DIR"):
+        return Path(os.environ["TAUGEPA_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "taugepa"

@@ -6,9 +6,14 @@ tool), so an LLM agent can send the transcript to any OpenAI-compatible endpoint
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 STOP_MARKER = "###STOP###"
+
+# The four verdicts of an episode (see taugepa.episode.scoring).
+PASSED, FAILED, INVALID, ERROR = "passed", "failed", "invalid", "error"
+OUTCOMES = (PASSED, FAILED, INVALID, ERROR)
 
 Message = dict[str, Any]
 
@@ -29,3 +34,25 @@ class UserSimulator(Protocol):
 
 def has_stop_marker(text: str | None) -> bool:
     return bool(text) and STOP_MARKER in text
+
+
+@dataclass
+class ToolCallRecord:
+    """One tool call the agent made and what it got back."""
+
+    step: int
+    name: str
+    arguments: Any
+    result: str
+    is_error: bool
+    executed: bool = True  # False for calls rejected before reaching the engine
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "name": self.name,
+            "arguments": self.arguments,
+            "result": self.result,
+            "is_error": self.is_error,
+            "executed": self.executed,
+        }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from taugepa.tasks import Action
+from taugepa.tasks.model import Action
 
 CANCEL_BUSINESS = {  # 4WQ150: business, not flown: the policy allows the cancellation
     "user_id": "chen_jackson_3290",

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 from taugepa.cli import main
-from taugepa.episode import EpisodeConfig, run_episode
-from taugepa.results import build_scores, episode_entry, run_info, write_json_atomically
-from taugepa.tasks import load_tasks
+from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.files import write_json_atomically
+from taugepa.results.scores import build_scores, episode_entry, run_info
+from taugepa.tasks.loading import load_tasks
 
 HOSTILE_USER = "<script>alert('user')</script> I need help & fast"
 HOSTILE_AGENT = "<img src=x onerror=\"alert('agent')\"> Sorry </div></details> ###"

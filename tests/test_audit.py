@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from taugepa.audit import (
+from taugepa.errors import ConfigError
+from taugepa.rules.audit import (
     AuditReport,
     audit_tasks,
     audits_for,
@@ -18,11 +19,10 @@ from taugepa.audit import (
     load_audit,
     select_tasks,
 )
-from taugepa.errors import ConfigError
-from taugepa.gold import GoldCache
-from taugepa.policy import load_policy
-from taugepa.task_checks import stated_dates, stated_routes
-from taugepa.tasks import load_tasks, parse_v1_tasks
+from taugepa.rules.task_checks import stated_dates, stated_routes
+from taugepa.tasks.gold import GoldCache
+from taugepa.tasks.loading import load_tasks, parse_v1_tasks
+from taugepa.world.policy import load_policy
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_audit_command(v1_tasks_file: Path, v1_wiki: Path, tmp_path: Path):
 
 
 def test_writes_after_a_transfer_are_unreachable():
-    from taugepa.audit import audit_task
+    from taugepa.rules.audit import audit_task
 
     task = {
         "user_id": "mia_li_3668",

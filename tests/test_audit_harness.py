@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from taugepa.audit import audit_tasks
-from taugepa.policy import load_policy
-from taugepa.tasks import load_tasks
+from taugepa.rules.audit import audit_tasks
+from taugepa.tasks.loading import load_tasks
+from taugepa.world.policy import load_policy
 
 REPO = Path(__file__).resolve().parent.parent
 

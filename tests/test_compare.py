@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from taugepa.compare import compare_scores
 from taugepa.errors import ConfigError
-from taugepa.results import build_scores, load_scores, write_json_atomically
+from taugepa.files import write_json_atomically
+from taugepa.results.compare import compare_scores
+from taugepa.results.scores import build_scores, load_scores
 
 
 def entry(task_id, outcome, trial=0, group="medium", actions=("cancel_reservation",)):
@@ -129,10 +130,10 @@ def test_bad_input(tmp_path):
 def test_compare_runs_two_wikis_then_compares(tmp_path, monkeypatch, capsys, v1_tasks_file):
     """`--wiki A --wiki B --tasks ...` runs both through the harness (scripted models over HTTP)."""
     from taugepa.cli import main
-    from taugepa.engine import DEFAULT_POLICY_PATH, write_tool_names
-    from taugepa.tasks import load_tasks
+    from taugepa.tasks.loading import load_tasks
     from taugepa.testing.scripted_optimizer import EXTRA_MODELS, WIKI_AGENT_MODEL, rule_sentence
     from taugepa.testing.scripted_server import USER_MODEL, ScriptedServer
+    from taugepa.world.engine import DEFAULT_POLICY_PATH, write_tool_names
 
     seed = DEFAULT_POLICY_PATH.read_text()
     (tmp_path / "seed.md").write_text(seed)

@@ -5,19 +5,19 @@ from __future__ import annotations
 import pytest
 from rule_scenarios import PLAYS, write_task_file
 
-from taugepa.audit import audit_task
-from taugepa.compliance import objective_score, run_compliance
-from taugepa.conversation_rules import is_affirmative, is_negative
-from taugepa.episode import EpisodeConfig, run_episode
-from taugepa.gold import GoldCache
-from taugepa.policy import Policy
-from taugepa.policy_rules import RULES, rules_table
-from taugepa.reflection import reflective_record, reflective_records
-from taugepa.results import episode_entry
-from taugepa.runner import EpisodeJob, run_episodes
-from taugepa.scoring import FAILED, INVALID, PASSED
-from taugepa.tasks import load_tasks
+from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.runner import EpisodeJob, run_episodes
+from taugepa.optimize.reflection_records import reflective_record, reflective_records
+from taugepa.protocol import FAILED, INVALID, PASSED
+from taugepa.results.scores import episode_entry
+from taugepa.rules.audit import audit_task
+from taugepa.rules.compliance import objective_score, run_compliance
+from taugepa.rules.conversation import is_affirmative, is_negative
+from taugepa.rules.policy_rules import RULES, rules_table
+from taugepa.tasks.gold import GoldCache
+from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_server import Conduct, Faults, ScriptedServer, scripted_llm_config
+from taugepa.world.policy import Policy
 
 KEY_ENV = "TAUGEPA_TEST_COMPLIANCE_KEY"
 
@@ -211,10 +211,10 @@ def test_what_counts_as_a_clear_yes_or_no(text, yes, no):
 
 
 def test_one_yes_for_two_writes_and_a_compensation_before_speaking_are_only_possible(wiki, gold_cache):
-    from taugepa.compliance import ComplianceMonitor
-    from taugepa.engine import get_world
-    from taugepa.scoring import ToolCallRecord
-    from taugepa.tasks import Task
+    from taugepa.protocol import ToolCallRecord
+    from taugepa.rules.compliance import ComplianceMonitor
+    from taugepa.tasks.model import Task
+    from taugepa.world.engine import get_world
 
     task = Task(id="t-0", set_name="t", index=0, user_id="chen_jackson_3290", instruction="x", actions=())
 

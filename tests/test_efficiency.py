@@ -14,15 +14,15 @@ import pytest
 from rule_scenarios import PLAYS, write_task_file
 
 from taugepa.cli import main
-from taugepa.compare import compare_scores, comparison_lines
-from taugepa.efficiency import efficiency_lines, run_efficiency
-from taugepa.engine import write_tool_names
-from taugepa.episode import EpisodeConfig, run_episode
-from taugepa.gold import GoldCache
-from taugepa.results import build_scores, episode_entry, load_scores, write_json_atomically
-from taugepa.runner import EpisodeJob, run_episodes
-from taugepa.scoring import PASSED
-from taugepa.tasks import load_tasks
+from taugepa.episode.efficiency import efficiency_lines, run_efficiency
+from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.runner import EpisodeJob, run_episodes
+from taugepa.files import write_json_atomically
+from taugepa.protocol import PASSED
+from taugepa.results.compare import compare_scores, comparison_lines
+from taugepa.results.scores import build_scores, episode_entry, load_scores
+from taugepa.tasks.gold import GoldCache
+from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_server import (
     AGENT_MODEL,
     USER_MODEL,
@@ -30,6 +30,7 @@ from taugepa.testing.scripted_server import (
     ScriptedServer,
     scripted_llm_config,
 )
+from taugepa.world.engine import write_tool_names
 
 REPO = Path(__file__).resolve().parent.parent
 KEY_ENV = "TAUGEPA_TEST_EFFICIENCY_KEY"

@@ -14,9 +14,9 @@ from tau2.domains.airline.tools import AirlineTools
 from tau2.domains.airline.utils import AIRLINE_DB_PATH
 from tau2.utils import get_dict_hash
 
-from taugepa.calculator import calculate
-from taugepa.engine import get_world
-from taugepa.tasks import load_tasks
+from taugepa.tasks.loading import load_tasks
+from taugepa.world.calculator import calculate
+from taugepa.world.engine import get_world
 
 BOOKING = {
     "user_id": "mia_li_3668",
@@ -154,8 +154,8 @@ def test_import_is_silent_and_offline():
         "    raise OSError('network disabled in test')\n"
         "socket.socket.connect = refuse\n"
         "socket.create_connection = lambda *a, **k: refuse(None, *a)\n"
-        "import taugepa.engine, taugepa.episode, taugepa.results, pytest_taugepa.plugin\n"
-        "taugepa.engine.get_world().new_engine().call('get_user_details', {'user_id': 'mia_li_3668'})\n"
+        "import taugepa.world.engine, taugepa.episode.run, taugepa.results.scores, pytest_taugepa.plugin\n"
+        "taugepa.world.engine.get_world().new_engine().call('get_user_details', {'user_id': 'mia_li_3668'})\n"
         "assert not attempts, attempts\n"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from taugepa.episode import EpisodeConfig, run_episode
+from taugepa.episode.run import EpisodeConfig, run_episode
 from taugepa.errors import ConfigError, InfrastructureError
-from taugepa.gold import GoldCache
-from taugepa.scoring import ERROR, FAILED, INVALID, PASSED
-from taugepa.tasks import TAU2_AIRLINE, load_tasks
+from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
+from taugepa.tasks.gold import GoldCache
+from taugepa.tasks.loading import TAU2_AIRLINE, load_tasks
 
 WIKI = "You are an airline agent. Follow the policy."
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from taugepa.audit import audit_tasks
-from taugepa.engine import write_tool_names
 from taugepa.errors import TaugepaError
-from taugepa.generator import BUILTIN_RECIPE, SCENARIOS, dumps, generate_tasks
-from taugepa.policy import load_policy
-from taugepa.tasks import TAUGEPA_AIRLINE, builtin_task_sets, load_tasks, parse_v1_tasks
+from taugepa.generate.generator import BUILTIN_RECIPE, SCENARIOS, dumps, generate_tasks
+from taugepa.rules.audit import audit_tasks
+from taugepa.tasks.loading import TAUGEPA_AIRLINE, builtin_task_sets, load_tasks, parse_v1_tasks
+from taugepa.world.engine import write_tool_names
+from taugepa.world.policy import load_policy
 
 BUILTIN_FILE = Path(__file__).resolve().parent.parent / "taugepa" / "data" / "taugepa_airline.json"
 

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from taugepa.audit import audit_tasks, gold_policy_note
-from taugepa.engine import DEFAULT_POLICY_PATH
-from taugepa.gepa_adapter import (
+from taugepa.optimize.adapter import (
     WIKI_COMPONENT,
     HarnessSettings,
     InProcessEvaluator,
@@ -16,11 +14,13 @@ from taugepa.gepa_adapter import (
     WikiAdapter,
     default_benchmarks_dir,
 )
-from taugepa.policy import load_policy
-from taugepa.results import load_scores, to_evaluation_batch
-from taugepa.tasks import load_tasks
+from taugepa.results.scores import load_scores, to_evaluation_batch
+from taugepa.rules.audit import audit_tasks, gold_policy_note
+from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_optimizer import EXTRA_MODELS, WIKI_AGENT_MODEL, rule_sentence
 from taugepa.testing.scripted_server import ScriptedServer, scripted_llm_config
+from taugepa.world.engine import DEFAULT_POLICY_PATH
+from taugepa.world.policy import load_policy
 
 KEY_ENV, KEY = "TAUGEPA_TEST_ADAPTER_KEY", "sk-test-adapter-777"
 
@@ -65,7 +65,8 @@ def test_a_pytest_scores_file_loads_into_the_adapters_result_form(tasks, tmp_pat
         own = WikiAdapter(InProcessEvaluator(settings)).evaluate(batch, {WIKI_COMPONENT: wiki_text})
     # Rebuild the batch from the entries pytest wrote, through the public loader.
     scores_path = tmp_path / "scores.json"
-    from taugepa.results import build_scores, write_json_atomically
+    from taugepa.files import write_json_atomically
+    from taugepa.results.scores import build_scores
 
     write_json_atomically(scores_path, build_scores({}, [e for t in batch for e in by_task[t.id]]))
     loaded = to_evaluation_batch(load_scores(scores_path), [t.id for t in batch])
@@ -103,7 +104,7 @@ def test_reflective_records_flag_tasks_whose_gold_breaks_the_policy(synthetic_fi
 
 def test_combined_objective_docks_violations_judged_against_the_seed(synthetic_files, v1_wiki):
     """With --violation-penalty, a pass that broke the (seed) policy scores less than 1."""
-    from taugepa.compliance import objective_score
+    from taugepa.rules.compliance import objective_score
 
     medium = [t for t in load_tasks([str(p) for p in synthetic_files]).tasks if t.group == "medium"]
     audits = audit_tasks(medium, load_policy(v1_wiki)).by_id()

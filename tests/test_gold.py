@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from taugepa import gold as gold_module
-from taugepa.engine import get_world
-from taugepa.gold import GoldCache, replay_gold
-from taugepa.tasks import Action, load_tasks
+from taugepa.tasks import gold as gold_module
+from taugepa.tasks.gold import GoldCache, replay_gold
+from taugepa.tasks.loading import load_tasks
+from taugepa.tasks.model import Action
+from taugepa.world.engine import get_world
 
 INVALID_SYNTHETIC = {
     "medium-039",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from taugepa.cli import main
-from taugepa.tasks import load_tasks
+from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_server import AGENT_MODEL, USER_MODEL, ScriptedServer
 
 KEY_ENV = "TAUGEPA_CLI_TEST_KEY"

@@ -10,13 +10,15 @@ from email.utils import formatdate
 
 import pytest
 
+from taugepa.episode.user_sim import user_system_prompt
 from taugepa.errors import InfrastructureError
-from taugepa.llm import ChatClient, Endpoint, LLMConfigError, parse_retry_after, public_url
-from taugepa.llm_cache import ResponseCache, request_key
-from taugepa.pricing import PriceTable, parse_prices
-from taugepa.tasks import load_tasks
+from taugepa.llm.cache import ResponseCache, request_key
+from taugepa.llm.client import ChatClient
+from taugepa.llm.config import Endpoint, LLMConfigError, public_url
+from taugepa.llm.prices import PriceTable, parse_prices
+from taugepa.llm.wire import parse_retry_after
+from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_server import AGENT_MODEL, USER_MODEL, Faults, ScriptedServer
-from taugepa.user_sim import user_system_prompt
 
 KEY = "sk-test-client-0123456789abcdef"
 

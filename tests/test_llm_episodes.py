@@ -7,16 +7,20 @@ from collections import Counter
 
 import pytest
 
-from taugepa.episode import EpisodeConfig, run_episode
+from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.runner import CostBudget, EpisodeJob, NotStarted, run_episodes
+from taugepa.episode.user_sim import (
+    AGENT_GREETING,
+    LLMUserSimulator,
+    instruction_from_prompt,
+    user_system_prompt,
+)
 from taugepa.errors import ConfigError
-from taugepa.gold import GoldCache
-from taugepa.llm import LLMConfigError
-from taugepa.protocol import STOP_MARKER
-from taugepa.runner import CostBudget, EpisodeJob, NotStarted, run_episodes
-from taugepa.scoring import INVALID, PASSED
-from taugepa.tasks import load_tasks
+from taugepa.llm.config import LLMConfigError
+from taugepa.protocol import INVALID, PASSED, STOP_MARKER
+from taugepa.tasks.gold import GoldCache
+from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_server import Faults, ScriptedServer, scripted_llm_config
-from taugepa.user_sim import AGENT_GREETING, LLMUserSimulator, instruction_from_prompt, user_system_prompt
 
 KEY_ENV = "TAUGEPA_TEST_LLM_KEY"
 KEY = "sk-test-episodes-5f0c2a9e7d1b"
@@ -205,7 +209,7 @@ def test_the_user_simulator_talks_from_the_customer_side_and_stops_at_its_turn_l
     task = tasks[120]
     with ScriptedServer([task], api_key=KEY) as server:
         llm = scripted_llm_config(server.base_url, KEY_ENV, cache=False)
-        from taugepa.llm import client_for
+        from taugepa.llm.client import client_for
 
         user = LLMUserSimulator(
             client_for(llm.endpoint("user")), "scripted-user", task.instruction, max_turns=2
@@ -219,7 +223,7 @@ def test_the_user_simulator_talks_from_the_customer_side_and_stops_at_its_turn_l
 
 
 def test_usage_and_cost_are_in_the_scores_entries_and_summary(tasks, wiki, gold_cache):
-    from taugepa.results import episode_entry, summarize
+    from taugepa.results.scores import episode_entry, summarize
 
     subset = tasks[150:160]
     prices = (("scripted-agent", 2.0, 8.0),)  # the user model stays without a price

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from taugepa.tasks import load_tasks
+from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_server import AGENT_MODEL, USER_MODEL, Faults, ScriptedServer
 
 REPO = Path(__file__).resolve().parent.parent

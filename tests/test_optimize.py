@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from taugepa.cli import main
-from taugepa.engine import DEFAULT_POLICY_PATH
 from taugepa.errors import ConfigError
-from taugepa.optimize import RolloutPlan
-from taugepa.tasks import load_tasks
+from taugepa.optimize.run import RolloutPlan
+from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_optimizer import EXTRA_MODELS, REFLECTION_MODEL, WIKI_AGENT_MODEL, rule_sentence
 from taugepa.testing.scripted_server import USER_MODEL, Faults, ScriptedServer
+from taugepa.world.engine import DEFAULT_POLICY_PATH
 
 KEY_ENV, KEY = "TAUGEPA_TEST_OPT_KEY", "sk-test-optimize-4242"
 BUDGET, VAL, MINIBATCH, TRAIN = 120, 10, 3, 24

@@ -7,8 +7,8 @@ import math
 import pytest
 from scipy.stats import binomtest
 
-from taugepa.passk import describe_pass_k, pass_hat_k, pass_k_summary, wilson_interval
-from taugepa.results import summarize
+from taugepa.results.passk import describe_pass_k, pass_hat_k, pass_k_summary, wilson_interval
+from taugepa.results.scores import summarize
 
 
 def episode(task: str, trial: int, outcome: str, group: str = "g") -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from taugepa.tasks import load_tasks
+from taugepa.tasks.loading import load_tasks
 
 REPO = Path(__file__).resolve().parent.parent
 USAGE_ERROR = 4

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from taugepa.airline_facts import (
+from taugepa.rules.policy_rules import RULES, RuleContext, check_action, check_sequence, rules_table
+from taugepa.tasks.model import Action
+from taugepa.world.engine import get_world
+from taugepa.world.facts import (
     EngineState,
     booked_within_24h,
     flown_segments,
@@ -14,10 +17,7 @@ from taugepa.airline_facts import (
     segment_status,
     segments_with_status,
 )
-from taugepa.engine import get_world
-from taugepa.policy import Policy, load_policy
-from taugepa.policy_rules import RULES, RuleContext, check_action, check_sequence, rules_table
-from taugepa.tasks import Action
+from taugepa.world.policy import Policy, load_policy
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from taugepa.episode import EpisodeConfig, run_episode
-from taugepa.reflection import MAX_CALLS, reflective_record, reflective_records
-from taugepa.results import episode_entry
-from taugepa.tasks import load_tasks
+from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.optimize.reflection_records import MAX_CALLS, reflective_record, reflective_records
+from taugepa.results.scores import episode_entry
+from taugepa.tasks.loading import load_tasks
 
 
 def entries(tasks, agent):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from taugepa.cli import main
-from taugepa.results import load_scores
+from taugepa.results.scores import load_scores
 
 USER = "ethan_martin_2396"
 GET_USER = {"name": "get_user_details", "arguments": {"user_id": USER}}

@@ -6,17 +6,12 @@ import json
 
 import pytest
 
-from taugepa.episode import EpisodeConfig, run_episode
+from taugepa.episode.run import EpisodeConfig, run_episode
 from taugepa.errors import ConfigError
-from taugepa.gating import min_pass_rate_breach, parse_rate, regression_breach
-from taugepa.results import (
-    build_scores,
-    episode_entry,
-    load_scores,
-    to_evaluation_batch,
-    write_json_atomically,
-)
-from taugepa.tasks import load_tasks
+from taugepa.files import write_json_atomically
+from taugepa.results.gates import min_pass_rate_breach, parse_rate, regression_breach
+from taugepa.results.scores import build_scores, episode_entry, load_scores, to_evaluation_batch
+from taugepa.tasks.loading import load_tasks
 
 
 @pytest.fixture(scope="module")

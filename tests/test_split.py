@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from taugepa.errors import ConfigError
-from taugepa.split import split_tasks
-from taugepa.tasks import load_tasks
+from taugepa.tasks.loading import load_tasks
+from taugepa.tasks.split import split_tasks
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from taugepa.errors import TaskFileError
-from taugepa.tasks import TAU2_AIRLINE, load_tasks, set_name_from_file
+from taugepa.tasks.loading import TAU2_AIRLINE, load_tasks, set_name_from_file
 
 
 def write_tasks(path: Path, entries: object) -> Path:

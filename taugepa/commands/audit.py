@@ -51,11 +51,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taugepa.audit import audit_tasks
-    from taugepa.audit_report import markdown, rules_lines, terminal_lines
     from taugepa.errors import ConfigError
-    from taugepa.policy import load_policy
-    from taugepa.tasks import load_tasks
+    from taugepa.rules.audit import audit_tasks
+    from taugepa.rules.audit_report import markdown, rules_lines, terminal_lines
+    from taugepa.tasks.loading import load_tasks
+    from taugepa.world.policy import load_policy
 
     policy = load_policy(args.wiki)
     if args.list_rules:

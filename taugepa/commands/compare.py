@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from taugepa.llm_settings import add_llm_arguments
+from taugepa.llm.settings import add_llm_arguments
 
 SIGNIFICANTLY_WORSE = 1
 
@@ -79,12 +79,13 @@ def register(subparsers: Any) -> None:
 def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
     """Run the benchmark with each wiki; return the two loaded scores files."""
     from pytest_taugepa.options import read_wiki
-    from taugepa.benchmark_run import benchmark_scores
     from taugepa.errors import ConfigError
-    from taugepa.gepa_adapter import HarnessSettings
-    from taugepa.llm_settings import llm_settings_from_args
-    from taugepa.results import load_scores, write_json_atomically
-    from taugepa.tasks import DEFAULT_TASK_SET, load_tasks
+    from taugepa.files import write_json_atomically
+    from taugepa.llm.settings import llm_settings_from_args
+    from taugepa.optimize.adapter import HarnessSettings
+    from taugepa.results.benchmark_run import benchmark_scores
+    from taugepa.results.scores import load_scores
+    from taugepa.tasks.loading import DEFAULT_TASK_SET, load_tasks
 
     if len(args.wiki) != 2:
         raise ConfigError("give two scores files, or --wiki twice (baseline, then candidate) with --tasks")
@@ -108,9 +109,10 @@ def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taugepa.compare import compare_scores, comparison_lines
     from taugepa.errors import ConfigError
-    from taugepa.results import load_scores, write_json_atomically
+    from taugepa.files import write_json_atomically
+    from taugepa.results.compare import compare_scores, comparison_lines
+    from taugepa.results.scores import load_scores
 
     if not 0 < args.alpha < 1:
         raise ConfigError(f"--alpha must be between 0 and 1, got {args.alpha}")

@@ -28,12 +28,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taugepa.audit import audit_tasks
-    from taugepa.audit_report import terminal_lines
     from taugepa.files import write_text_atomically
-    from taugepa.generator import dumps, generate_tasks
-    from taugepa.policy import load_policy
-    from taugepa.tasks import parse_v1_tasks
+    from taugepa.generate.generator import dumps, generate_tasks
+    from taugepa.rules.audit import audit_tasks
+    from taugepa.rules.audit_report import terminal_lines
+    from taugepa.tasks.loading import parse_v1_tasks
+    from taugepa.world.policy import load_policy
 
     policy = load_policy(args.wiki)
     generated = generate_tasks(args.n, args.seed, policy)

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from taugepa.llm_settings import add_llm_arguments
+from taugepa.llm.settings import add_llm_arguments
 
 CHECK_PROMPT = "This is a connectivity check. Reply with the single word OK."
 
@@ -27,11 +27,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taugepa.engine import get_world
     from taugepa.errors import InfrastructureError
-    from taugepa.llm import client_for, public_url
-    from taugepa.llm_settings import llm_settings_from_args
-    from taugepa.usage import format_cost
+    from taugepa.llm.client import client_for
+    from taugepa.llm.config import public_url
+    from taugepa.llm.settings import llm_settings_from_args
+    from taugepa.llm.usage import format_cost
+    from taugepa.world.engine import get_world
 
     llm = llm_settings_from_args(args).llm
     assert llm is not None

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from taugepa.llm_settings import add_llm_arguments
+from taugepa.llm.settings import add_llm_arguments
 
 DEFAULT_RUN_DIR = "taugepa-optimize"
 
@@ -98,14 +98,14 @@ def _positive(value: int | None, flag: str) -> None:
 
 def build_settings(args: argparse.Namespace) -> Any:
     from pytest_taugepa.options import read_wiki
-    from taugepa.compliance import objective_score
-    from taugepa.engine import DEFAULT_POLICY_PATH
     from taugepa.errors import ConfigError
-    from taugepa.gepa_adapter import HarnessSettings
-    from taugepa.llm_settings import llm_settings_from_args
-    from taugepa.optimize import OptimizeSettings
-    from taugepa.reflection_lm import ReflectionSettings
-    from taugepa.tasks import DEFAULT_TASK_SET
+    from taugepa.llm.settings import llm_settings_from_args
+    from taugepa.optimize.adapter import HarnessSettings
+    from taugepa.optimize.reflection_model import ReflectionSettings
+    from taugepa.optimize.run import OptimizeSettings
+    from taugepa.rules.compliance import objective_score
+    from taugepa.tasks.loading import DEFAULT_TASK_SET
+    from taugepa.world.engine import DEFAULT_POLICY_PATH
 
     if args.violation_penalty < 0:
         raise ConfigError(f"--violation-penalty must be 0 or more, got {args.violation_penalty:g}")
@@ -182,8 +182,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from taugepa.errors import InfrastructureError
-    from taugepa.llm import prepare_clients
-    from taugepa.optimize import run_optimize
+    from taugepa.llm.client import prepare_clients
+    from taugepa.optimize.run import run_optimize
 
     settings = build_settings(args)
     if settings.harness.llm is not None:

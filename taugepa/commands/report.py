@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taugepa.report import write_report
+    from taugepa.results.report import write_report
 
     out = Path(args.out)
     runs = write_report(args.scores, out, args.title)

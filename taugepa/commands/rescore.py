@@ -36,10 +36,11 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taugepa.errors import ConfigError
-    from taugepa.passk import describe_pass_k
-    from taugepa.rescore import load_recorded_runs, rescore
-    from taugepa.results import build_scores, run_info, write_json_atomically
-    from taugepa.tasks import load_tasks
+    from taugepa.files import write_json_atomically
+    from taugepa.results.passk import describe_pass_k
+    from taugepa.results.rescore import load_recorded_runs, rescore
+    from taugepa.results.scores import build_scores, run_info
+    from taugepa.tasks.loading import load_tasks
 
     source_format, runs = load_recorded_runs(args.results)
     if not runs:

@@ -21,8 +21,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taugepa.gold import default_gold_cache
-    from taugepa.tasks import builtin_task_sets, load_tasks
+    from taugepa.tasks.gold import default_gold_cache
+    from taugepa.tasks.loading import builtin_task_sets, load_tasks
 
     if not args.tasks:
         for name, description in builtin_task_sets().items():

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from taugepa.engine import write_tool_names
 from taugepa.testing.scripted_server import ScriptedModels
+from taugepa.world.engine import write_tool_names
 
 WIKI_AGENT_MODEL = "scripted-wiki-agent"
 REFLECTION_MODEL = "scripted-reflector"

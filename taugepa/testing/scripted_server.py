@@ -45,11 +45,11 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from taugepa.engine import write_tool_names
-from taugepa.llm import LLMConfig
+from taugepa.episode.user_sim import instruction_from_prompt
+from taugepa.llm.config import LLMConfig
 from taugepa.protocol import STOP_MARKER
-from taugepa.tasks import Action, Task
-from taugepa.user_sim import instruction_from_prompt
+from taugepa.tasks.model import Action, Task
+from taugepa.world.engine import write_tool_names
 
 AGENT_MODEL = "scripted-agent"
 USER_MODEL = "scripted-user"
@@ -495,7 +495,7 @@ def _optimizer_models() -> dict[str, ExtraModel]:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until interrupted; prints the base URL on the first line of stdout."""
-    from taugepa.tasks import load_tasks
+    from taugepa.tasks.loading import load_tasks
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", action="append", required=True, help="task file or built-in set")

@@ -1,0 +1,23 @@
+"""One episode: the agent, the simulated user and the airline tools, to a verdict.
+
+`run_episode(task, wiki, config)` is the only place an episode happens: the pytest plugin,
+the GEPA adapter, `compare` and `rescore` all go through it (`runner.EpisodePool` runs many
+on threads). `scoring` gives tau-bench's verdict and the feedback, `efficiency` the steps.
+"""
+
+from taugepa._lazy import lazy_exports
+
+_EXPORTS = {
+    "AGENT_KINDS": "taugepa.episode.run",
+    "DEFAULT_MAX_STEPS": "taugepa.episode.run",
+    "ONE_CALL_PER_TURN": "taugepa.episode.run",
+    "EpisodeConfig": "taugepa.episode.run",
+    "EpisodeResult": "taugepa.episode.run",
+    "AgentFactory": "taugepa.episode.run",
+    "UserFactory": "taugepa.episode.run",
+    "builtin_agent": "taugepa.episode.run",
+    "builtin_user": "taugepa.episode.run",
+    "run_episode": "taugepa.episode.run",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,306 @@
+"""The one place an episode happens: agent, user and engine take turns, then a verdict.
+
+The pytest plugin, the GEPA adapter and the CLI all call `run_episode`; there is no other
+agent loop. It follows tau-bench's tool-calling protocol: each agent step is one assistant
+message; its first tool call is executed (any further calls in the same message are
+answered with an error so the transcript stays valid); a plain message goes to the user,
+whose `###STOP###` ends the episode; a transfer to a human agent ends it too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from taugepa.episode.builtin_agents import NullAgent, OracleAgent, ScriptedUser
+from taugepa.episode.efficiency import episode_efficiency
+from taugepa.episode.scoring import expected_writes, score_episode
+from taugepa.errors import ConfigError, InfrastructureError
+from taugepa.llm.config import LLMConfig
+from taugepa.llm.usage import UsageMeter
+from taugepa.protocol import ERROR, INVALID, Agent, Message, ToolCallRecord, UserSimulator, has_stop_marker
+from taugepa.rules.compliance import ComplianceMonitor, policy_for
+from taugepa.tasks.gold import Gold, GoldCache, default_gold_cache
+from taugepa.tasks.model import Task
+from taugepa.world.engine import TRANSFER_TOOL, AirlineWorld, Engine, get_world
+
+AGENT_KINDS = ("llm", "oracle", "null")
+DEFAULT_MAX_STEPS = 30  # tau-bench v1's default
+ONE_CALL_PER_TURN = (
+    "Error: only one tool call per message is executed; this call was skipped. Call the tools one at a time."
+)
+
+
+@dataclass(frozen=True)
+class EpisodeConfig:
+    """How to run an episode: who plays the agent, the limits, the trial number, the models."""
+
+    agent: str = "llm"
+    max_steps: int = DEFAULT_MAX_STEPS
+    think_tool: bool = True
+    trial: int = 0
+    llm: LLMConfig | None = None  # models and endpoints; needed when agent is "llm"
+    # The policy text the agent's compliance is judged against (None: the wiki it runs with).
+    # An optimizer passes the seed policy, so that a candidate cannot edit a rule away.
+    compliance_policy: str | None = None
+
+    @property
+    def seed(self) -> int | None:
+        """The seed this trial's models sample with (None without LLMs)."""
+        return self.llm.trial_seed(self.trial) if self.llm and self.agent == "llm" else None
+
+    def __post_init__(self) -> None:
+        if self.agent not in AGENT_KINDS:
+            raise ConfigError(f"unknown agent '{self.agent}': choose one of {', '.join(AGENT_KINDS)}")
+        if self.max_steps < 1:
+            raise ConfigError(f"max steps must be at least 1, got {self.max_steps}")
+
+
+@dataclass
+class EpisodeResult:
+    """Everything about one episode that a report, a scores file or GEPA's reflection needs."""
+
+    task_id: str
+    trial: int
+    outcome: str
+    reward: float
+    termination: str
+    feedback: str
+    messages: list[Message] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    expected_actions: list[dict[str, Any]] = field(default_factory=list)
+    expected_writes: list[dict[str, Any]] = field(default_factory=list)
+    outputs_required: list[str] = field(default_factory=list)
+    outputs_missing: list[str] = field(default_factory=list)
+    db_digest: str | None = None
+    gold_digest: str | None = None
+    steps: int = 0
+    usage: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    efficiency: dict[str, Any] = field(default_factory=dict)  # see taugepa.efficiency
+    compliance: dict[str, Any] = field(default_factory=dict)  # see taugepa.compliance
+    duration_s: float = 0.0
+
+    @property
+    def score(self) -> float | None:
+        """1.0 or 0.0 for a scored episode; None for invalid tasks and infrastructure errors."""
+        return None if self.outcome in (INVALID, ERROR) else self.reward
+
+    @property
+    def taken_actions(self) -> list[dict[str, Any]]:
+        return [
+            {"name": c["name"], "kwargs": c["arguments"], "is_error": c["is_error"]}
+            for c in self.tool_calls
+            if c["executed"]
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EpisodeResult:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+AgentFactory = Callable[[Task, str, EpisodeConfig, list[dict[str, Any]]], Agent]
+UserFactory = Callable[[Task, EpisodeConfig], UserSimulator]
+
+
+def builtin_agent(task: Task, wiki: str, config: EpisodeConfig, tools: list[dict[str, Any]]) -> Agent:
+    if config.agent == "oracle":
+        return OracleAgent(task)
+    if config.agent == "null":
+        return NullAgent()
+    from taugepa.episode.llm_agent import make_llm_agent
+
+    return make_llm_agent(task, wiki, _with_llm(config), tools)
+
+
+def builtin_user(task: Task, config: EpisodeConfig) -> UserSimulator:
+    """The LLM user simulator for LLM agents; a scripted user for the built-in agents."""
+    if config.agent != "llm":
+        return ScriptedUser(task)
+    from taugepa.episode.user_sim import make_llm_user
+
+    return make_llm_user(task, _with_llm(config))
+
+
+def _with_llm(config: EpisodeConfig) -> EpisodeConfig:
+    if config.llm is None:
+        raise ConfigError("the llm agent needs models: pass --agent-model NAME (EpisodeConfig.llm)")
+    return config
+
+
+def run_episode(
+    task: Task,
+    wiki: str,
+    config: EpisodeConfig,
+    *,
+    make_agent: AgentFactory = builtin_agent,
+    make_user: UserFactory = builtin_user,
+    gold_cache: GoldCache | None = None,
+    world: AirlineWorld | None = None,
+) -> EpisodeResult:
+    """Run one task once with `wiki` as the agent's policy and return its verdict.
+
+    Never raises for anything the agent or the endpoint does: an invalid task gives
+    outcome `invalid`, an InfrastructureError gives outcome `error`.
+    """
+    started = time.perf_counter()
+    world = world or get_world()
+    gold = (gold_cache or default_gold_cache()).get(task, world)
+    result = EpisodeResult(
+        task_id=task.id,
+        trial=config.trial,
+        outcome=INVALID,
+        reward=0.0,
+        termination="not_started",
+        feedback="",
+        expected_actions=[a.to_dict() for a in task.actions],
+        expected_writes=expected_writes(task),
+        outputs_required=list(task.outputs),
+        gold_digest=gold.db_digest,
+        seed=config.seed,
+    )
+    if not gold.valid:
+        result.feedback = f"Invalid task: {gold.invalid_reason}"
+    else:
+        _play(task, wiki, config, gold, world, make_agent, make_user, result)
+    result.duration_s = round(time.perf_counter() - started, 6)
+    return result
+
+
+def _play(
+    task: Task,
+    wiki: str,
+    config: EpisodeConfig,
+    gold: Gold,
+    world: AirlineWorld,
+    make_agent: AgentFactory,
+    make_user: UserFactory,
+    result: EpisodeResult,
+) -> None:
+    engine = world.new_engine(think_tool=config.think_tool)
+    messages: list[Message] = [{"role": "system", "content": wiki}]
+    records: list[ToolCallRecord] = []
+    result.messages = messages
+    monitor = ComplianceMonitor(
+        task,
+        policy_for(config.compliance_policy if config.compliance_policy is not None else wiki),
+        engine,
+        messages,
+        conversation_rules=config.agent == "llm",  # the built-in agents never talk before acting
+    )
+    players: list[Any] = []
+    try:
+        players.append(make_agent(task, wiki, config, engine.tool_schemas))
+        players.append(make_user(task, config))
+        agent, user = players
+        messages.append({"role": "user", "content": user.first_message()})
+        result.termination = _converse(
+            agent, user, engine, messages, records, config.max_steps, result, monitor
+        )
+    except InfrastructureError as exc:
+        result.outcome, result.reward, result.termination = ERROR, 0.0, "error"
+        result.feedback = f"Infrastructure error (not the agent's fault): {exc}"
+        result.tool_calls = [r.to_dict() for r in records]
+        result.usage = _usage(players)
+        return
+    result.usage = _usage(players)
+    result.tool_calls = [r.to_dict() for r in records]
+    result.efficiency = episode_efficiency(messages, result.tool_calls, result.usage, result.steps)
+    result.compliance = monitor.finish(records)
+    result.db_digest = engine.db_digest()
+    verdict = score_episode(task, gold, result.db_digest, messages, records, result.termination)
+    result.outcome, result.reward, result.feedback = verdict.outcome, verdict.reward, verdict.feedback
+    result.outputs_missing = verdict.outputs_missing
+
+
+def _usage(players: list[Any]) -> dict[str, Any]:
+    """LLM usage of the agent and user (their `calls`), or {} when neither called a model."""
+    meter = UsageMeter([call for player in players for call in getattr(player, "calls", [])])
+    return meter.to_dict() if any(hasattr(player, "calls") for player in players) else {}
+
+
+def _converse(
+    agent: Agent,
+    user: UserSimulator,
+    engine: Engine,
+    messages: list[Message],
+    records: list[ToolCallRecord],
+    max_steps: int,
+    result: EpisodeResult,
+    monitor: ComplianceMonitor,
+) -> str:
+    """Alternate agent and user until someone ends the episode; return how it ended."""
+    for step in range(1, max_steps + 1):
+        result.steps = step
+        reply = agent.act(messages)
+        tool_calls = reply.get("tool_calls") or []
+        messages.append(reply)
+        if tool_calls:
+            ended = _run_tool_calls(tool_calls, step, engine, messages, records, monitor)
+            if ended:
+                return "transfer"
+            continue
+        text = reply.get("content") or ""
+        if has_stop_marker(text):
+            return "agent_stop"
+        answer = user.reply(text)
+        messages.append({"role": "user", "content": answer})
+        if has_stop_marker(answer):
+            return "user_stop"
+    return "max_steps"
+
+
+def _run_tool_calls(
+    tool_calls: list[dict[str, Any]],
+    step: int,
+    engine: Engine,
+    messages: list[Message],
+    records: list[ToolCallRecord],
+    monitor: ComplianceMonitor,
+) -> bool:
+    """Execute the first call, refuse the rest; True if the agent transferred the user.
+
+    The monitor checks a write against the policy on the database just before it runs.
+    """
+    transferred = False
+    for position, call in enumerate(tool_calls):
+        function = call.get("function") or {}
+        name = str(function.get("name") or "")
+        raw_arguments = function.get("arguments")
+        if position > 0:
+            content, is_error, executed, arguments = ONE_CALL_PER_TURN, True, False, raw_arguments
+        else:
+            arguments, parse_error = _parse_arguments(name, raw_arguments)
+            if parse_error:
+                content, is_error = parse_error, True
+            else:
+                monitor.before_call(name, arguments, step, len(records))
+                outcome = engine.call(name, arguments)
+                content, is_error = outcome.content, outcome.is_error
+                monitor.after_call(is_error)
+                transferred = name == TRANSFER_TOOL and not is_error
+            executed = True
+        records.append(ToolCallRecord(step, name, arguments, content, is_error, executed))
+        messages.append(
+            {"role": "tool", "tool_call_id": call.get("id", ""), "name": name, "content": content}
+        )
+    return transferred
+
+
+def _parse_arguments(name: str, raw: Any) -> tuple[Any, str | None]:
+    """Tool-call arguments arrive as a JSON string; a malformed one is the agent's error."""
+    if isinstance(raw, dict):
+        return raw, None
+    if raw is None or raw == "":
+        return {}, None
+    try:
+        return json.loads(raw), None
+    except (TypeError, ValueError) as exc:
+        return raw, f"Error: the arguments of your call to {name} are not valid JSON ({exc})."

@@ -1,0 +1,227 @@
+"""Many episodes in flight in one process: a thread pool over `run_episode`.
+
+An episode spends nearly all its time waiting for LLM answers, so threads overlap them
+well: 16 episodes in flight need one process, not 16. Each episode has its own engine and
+transcript, so verdicts do not depend on how many run at once. The pytest plugin (which
+submits the cases a process is about to run) and the GEPA adapter (`run_episodes`) use
+the same pool.
+
+The pool also enforces a cost budget (`--max-cost`): an episode that has not started when
+the budget is spent is not started at all (`NotStarted`); episodes already in flight finish.
+It stops everything on a configuration error, which retrying other episodes cannot fix.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from taugepa.episode.run import EpisodeConfig, EpisodeResult, builtin_agent, builtin_user, run_episode
+from taugepa.errors import InfrastructureError, TaugepaError
+from taugepa.files import write_json_atomically
+from taugepa.llm.client import prepare_clients
+from taugepa.llm.usage import episode_cost
+from taugepa.tasks.model import Task
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One episode to run: a task, the wiki to run it with, and its configuration (trial...)."""
+
+    task: Task
+    wiki: str
+    config: EpisodeConfig
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.task.id, self.config.trial)
+
+
+@dataclass(frozen=True)
+class NotStarted:
+    """An episode that was never started (the budget was spent or the run was stopped)."""
+
+    key: tuple[str, int]
+    reason: str
+
+
+class EpisodeCancelled(InfrastructureError):
+    """The pool was closed while this episode was in flight; its result is thrown away."""
+
+
+class CostBudget:
+    """Dollars a run may spend, shared by threads and, through a ledger folder, by processes.
+
+    Each process writes what it has spent to its own file in the ledger folder (pytest-xdist
+    workers share one folder), and the budget is spent when all files together reach it.
+    """
+
+    def __init__(self, max_cost: float | None, ledger_dir: Path | str | None = None, name: str = "main"):
+        self.max_cost = max_cost
+        self.ledger_dir = Path(ledger_dir) if ledger_dir is not None else None
+        self.name = name
+        self._own = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, cost: float) -> None:
+        if not cost:
+            return
+        with self._lock:
+            self._own += cost
+            if self.ledger_dir is not None:
+                write_json_atomically(
+                    self.ledger_dir / f"{self.name}.json", {"spent": self._own}, compact=True
+                )
+
+    def spent(self) -> float:
+        total = self._own
+        if self.ledger_dir is not None and self.ledger_dir.is_dir():
+            for path in self.ledger_dir.glob("*.json"):
+                if path.stem == self.name:
+                    continue
+                try:
+                    total += float(json.loads(path.read_text())["spent"])
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+        return total
+
+    def exhausted(self) -> bool:
+        return self.max_cost is not None and self.spent() >= self.max_cost
+
+    def reason(self) -> str:
+        return f"--max-cost ${self.max_cost:g} reached (${self.spent():.4f} spent)"
+
+
+class _Guarded:
+    """An agent or user that refuses to go on once the pool is closing (checked per turn).
+
+    Other attributes (such as the `calls` usage records of LLM players) pass through.
+    """
+
+    def __init__(self, player: Any, cancelled: threading.Event):
+        self._player = player
+        self._cancelled = cancelled
+
+    def _check(self) -> None:
+        if self._cancelled.is_set():
+            raise EpisodeCancelled("the run was stopped while this episode was in flight")
+
+    def act(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        self._check()
+        return self._player.act(messages)
+
+    def first_message(self) -> str:
+        self._check()
+        return self._player.first_message()
+
+    def reply(self, agent_message: str) -> str:
+        self._check()
+        return self._player.reply(agent_message)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._player, name)
+
+
+class EpisodePool:
+    """Runs episodes on `concurrency` threads; results are looked up by (task id, trial).
+
+    With `concurrency` 1 nothing runs ahead: `result` runs the episode in the caller's thread.
+    """
+
+    def __init__(
+        self,
+        concurrency: int = 1,
+        *,
+        budget: CostBudget | None = None,
+        make_agent: Callable[..., Any] = builtin_agent,
+        make_user: Callable[..., Any] = builtin_user,
+        **run_options: Any,
+    ):
+        self.concurrency = max(1, concurrency)
+        self.budget = budget or CostBudget(None)
+        self._run_options = run_options
+        self._cancelled = threading.Event()
+        self._stop_reason: str | None = None
+        self._make_agent = lambda *args: _Guarded(make_agent(*args), self._cancelled)
+        self._make_user = lambda *args: _Guarded(make_user(*args), self._cancelled)
+        self._futures: dict[tuple[str, int], Future] = {}
+        self._lock = threading.Lock()
+        self._executor = (
+            ThreadPoolExecutor(self.concurrency, thread_name_prefix="taugepa-episode")
+            if self.concurrency > 1
+            else None
+        )
+
+    def submit(self, job: EpisodeJob) -> None:
+        """Queue an episode (once per key); threads start queued episodes in submission order."""
+        if self._executor is None:
+            return
+        with self._lock:
+            if job.key not in self._futures and not self._cancelled.is_set():
+                self._futures[job.key] = self._executor.submit(self._run, job)
+
+    def result(self, job: EpisodeJob) -> EpisodeResult | NotStarted:
+        """The episode's result, waiting for it (or running it here when nothing runs ahead)."""
+        if self._executor is None:
+            return self._run(job)
+        self.submit(job)
+        with self._lock:
+            future = self._futures.pop(job.key, None)
+        if future is None:  # submitted after close()
+            return NotStarted(job.key, self._stop_reason or "the run was stopped")
+        return future.result()
+
+    def stop(self, reason: str) -> None:
+        """Start no more episodes: the ones not started yet become NotStarted(reason)."""
+        self._stop_reason = self._stop_reason or reason
+
+    def close(self) -> None:
+        """Cancel what has not started, stop what is in flight at its next turn, wait for threads."""
+        self.stop("the run was stopped")
+        self._cancelled.set()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, job: EpisodeJob) -> EpisodeResult | NotStarted:
+        if self._stop_reason is not None:
+            return NotStarted(job.key, self._stop_reason)
+        if self.budget.exhausted():
+            return NotStarted(job.key, self.budget.reason())
+        try:
+            result = run_episode(
+                job.task,
+                job.wiki,
+                job.config,
+                make_agent=self._make_agent,
+                make_user=self._make_user,
+                **self._run_options,
+            )
+        except TaugepaError as exc:  # a configuration error: no other episode can do better
+            self.stop(str(exc))
+            raise
+        self.budget.add(episode_cost(result.usage))
+        return result
+
+
+def run_episodes(
+    jobs: Iterable[EpisodeJob], concurrency: int = 8, *, budget: CostBudget | None = None, **pool_options: Any
+) -> list[EpisodeResult | NotStarted]:
+    """Run jobs with up to `concurrency` in flight; results in job order.
+
+    A configuration error (for example an unknown model) stops the run and is raised.
+    """
+    jobs = list(jobs)
+    for llm in {job.config.llm for job in jobs if job.config.agent == "llm" and job.config.llm}:
+        prepare_clients(llm)
+    pool = EpisodePool(concurrency, budget=budget, **pool_options)
+    try:
+        for job in jobs:
+            pool.submit(job)
+        return [pool.result(job) for job in jobs]
+    finally:
+        pool.close()

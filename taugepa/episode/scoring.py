@@ -1,0 +1,196 @@
+"""Verdicts and feedback, exactly as tau-bench scores an episode.
+
+Reward is 1 only if the episode ended properly (user stop, agent stop or transfer), the
+final database equals the gold one, and every required output appears in some agent message
+(case-insensitive, commas removed from the message: tau-bench's rule). The feedback names
+what went wrong in terms a person and GEPA's reflection can act on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from taugepa.protocol import FAILED, PASSED, Message, ToolCallRecord
+from taugepa.tasks.gold import Gold
+from taugepa.tasks.model import Task
+from taugepa.world.engine import write_tool_names
+
+PROPER_ENDINGS = ("user_stop", "agent_stop", "transfer")
+MAX_DIFFERENCES = 6
+MAX_VALUE_CHARS = 160
+
+
+@dataclass
+class Verdict:
+    outcome: str
+    reward: float
+    feedback: str
+    db_match: bool
+    outputs_missing: list[str] = field(default_factory=list)
+
+
+def missing_outputs(outputs: tuple[str, ...] | list[str], messages: list[Message]) -> list[str]:
+    """Required outputs that no reply to the user contains (tau-bench's matching rule).
+
+    As in tau-bench, only assistant messages that speak to the user count: text that
+    accompanies a tool call is an action's preamble the user never receives.
+    """
+    said = [
+        message["content"].lower().replace(",", "")
+        for message in messages
+        if message.get("role") == "assistant"
+        and isinstance(message.get("content"), str)
+        and not message.get("tool_calls")
+    ]
+    return [output for output in outputs if not any(output.lower() in text for text in said)]
+
+
+def score_episode(
+    task: Task,
+    gold: Gold,
+    db_digest: str,
+    messages: list[Message],
+    tool_calls: list[ToolCallRecord],
+    termination: str,
+) -> Verdict:
+    """The verdict of a finished episode on a valid task."""
+    db_match = db_digest == gold.db_digest
+    missing = missing_outputs(task.outputs, messages)
+    ended_properly = termination in PROPER_ENDINGS
+    passed = ended_properly and db_match and not missing
+    if passed:
+        feedback = "Passed: the final database matches the gold outcome"
+        if task.outputs:
+            feedback += " and every required output was said"
+        return Verdict(PASSED, 1.0, feedback + ".", db_match=True)
+    lines = []
+    if not ended_properly:
+        lines.append(
+            f"The episode did not end properly ({termination.replace('_', ' ')}): "
+            "tau-bench gives no reward unless the user stops or the agent transfers."
+        )
+    if not db_match:
+        lines.extend(describe_write_difference(task, tool_calls))
+    if missing:
+        lines.append("Missing required outputs: " + ", ".join(json.dumps(o) for o in missing))
+    lines.extend(describe_tool_errors(tool_calls))
+    return Verdict(FAILED, 0.0, "\n".join(lines), db_match=db_match, outputs_missing=missing)
+
+
+def expected_writes(task: Task) -> list[dict[str, Any]]:
+    writes = write_tool_names()
+    return [a.to_dict() for a in task.actions if a.name in writes]
+
+
+def taken_writes(tool_calls: list[ToolCallRecord]) -> list[dict[str, Any]]:
+    writes = write_tool_names()
+    return [
+        {"name": c.name, "kwargs": c.arguments}
+        for c in tool_calls
+        if c.executed and not c.is_error and c.name in writes
+    ]
+
+
+def describe_write_difference(task: Task, tool_calls: list[ToolCallRecord]) -> list[str]:
+    """Expected vs taken write actions and the first place they diverge."""
+    expected, taken = expected_writes(task), taken_writes(tool_calls)
+    lines = ["The final database does not match the gold outcome."]
+    lines.append(f"Expected writes ({len(expected)}): " + (_render_list(expected) or "none"))
+    lines.append(f"Agent's writes ({len(taken)}): " + (_render_list(taken) or "none"))
+    divergence = first_divergence(expected, taken)
+    if divergence:
+        lines.append(divergence)
+    return lines
+
+
+def first_divergence(expected: list[dict[str, Any]], taken: list[dict[str, Any]]) -> str | None:
+    """Where the agent's writes first depart from the gold's, with argument differences."""
+    for number, (want, got) in enumerate(zip(expected, taken, strict=False), start=1):
+        if want["name"] != got["name"]:
+            return (
+                f"First divergence at write {number}: expected {render_action(want)}, "
+                f"but the agent called {render_action(got)}."
+            )
+        differences = list(value_differences(want["kwargs"], got["kwargs"]))
+        if differences:
+            shown = "; ".join(differences[:MAX_DIFFERENCES])
+            more = len(differences) - MAX_DIFFERENCES
+            suffix = f"; and {more} more" if more > 0 else ""
+            return f"First divergence at write {number} ({want['name']}): {shown}{suffix}."
+    if len(expected) > len(taken):
+        return (
+            f"First divergence at write {len(taken) + 1}: the agent never called "
+            f"{render_action(expected[len(taken)])}."
+        )
+    if len(taken) > len(expected):
+        return (
+            f"First divergence at write {len(expected) + 1}: the agent made an extra write "
+            f"{render_action(taken[len(expected)])}."
+        )
+    return None  # same writes, so the difference comes from their order or a read-side effect
+
+
+def value_differences(expected: Any, taken: Any, path: str = "") -> list[str]:
+    """Human-readable differences between two JSON values, by path."""
+    expected, taken = _normalize(expected), _normalize(taken)
+    if isinstance(expected, dict) and isinstance(taken, dict):
+        out = []
+        for key in sorted(set(expected) | set(taken), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in taken:
+                out.append(f"{where}: expected {_short(expected[key])}, missing")
+            elif key not in expected:
+                out.append(f"{where}: not expected, got {_short(taken[key])}")
+            else:
+                out.extend(value_differences(expected[key], taken[key], where))
+        return out
+    if isinstance(expected, list) and isinstance(taken, list) and len(expected) == len(taken):
+        out = []
+        for index, (want, got) in enumerate(zip(expected, taken, strict=False)):
+            out.extend(value_differences(want, got, f"{path}[{index}]"))
+        return out
+    if expected != taken:
+        return [f"{path or 'value'}: expected {_short(expected)}, got {_short(taken)}"]
+    return []
+
+
+def describe_tool_errors(tool_calls: list[ToolCallRecord]) -> list[str]:
+    errors = [c for c in tool_calls if c.is_error]
+    if not errors:
+        return []
+    lines = [f"Tool errors the agent hit ({len(errors)}):"]
+    for call in errors[:MAX_DIFFERENCES]:
+        lines.append(f"- step {call.step}: {call.name} -> {_clip(call.result)}")
+    if len(errors) > MAX_DIFFERENCES:
+        lines.append(f"- and {len(errors) - MAX_DIFFERENCES} more")
+    return lines
+
+
+def render_action(action: dict[str, Any]) -> str:
+    kwargs = action.get("kwargs")
+    if isinstance(kwargs, dict):
+        inner = ", ".join(f"{k}={_short(v)}" for k, v in kwargs.items())
+    else:
+        inner = _short(kwargs)
+    return f"{action['name']}({inner})"
+
+
+def _render_list(actions: list[dict[str, Any]]) -> str:
+    return "; ".join(render_action(a) for a in actions)
+
+
+def _normalize(value: Any) -> Any:
+    """Make whole floats compare equal to ints, as the engine's validation coerces them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _short(value: Any) -> str:
+    return _clip(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"

@@ -1,0 +1,100 @@
+"""The chat-completions wire format: the messages sent, and the assistant message read back.
+
+Everything an endpoint returns is checked here before anyone uses or caches it: a body that
+is not a chat completion is `MalformedResponse` (retried like a server error).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+
+class MalformedResponse(Exception):
+    """A 200 response whose body is not a chat completion (retried like a server error)."""
+
+
+def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The transcript in the strict OpenAI message format (drops fields only taugepa uses)."""
+    wire = []
+    for message in messages:
+        role = message.get("role")
+        out: dict[str, Any] = {"role": role, "content": message.get("content")}
+        if role == "assistant" and message.get("tool_calls"):
+            out["tool_calls"] = message["tool_calls"]
+        if role == "tool":
+            out["tool_call_id"] = message.get("tool_call_id", "")
+        if out["content"] is None and "tool_calls" not in out:
+            out["content"] = ""
+        wire.append(out)
+    return wire
+
+
+def assistant_message(body: Any) -> dict[str, Any]:
+    """The first choice's message as a transcript entry: content and well-formed tool calls."""
+    try:
+        message = body["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        raise MalformedResponse("no choices[0].message") from None
+    if not isinstance(message, dict):
+        raise MalformedResponse("choices[0].message is not an object")
+    content = message.get("content")
+    result: dict[str, Any] = {"role": "assistant", "content": content if isinstance(content, str) else None}
+    calls = []
+    for position, call in enumerate(message.get("tool_calls") or []):
+        function = (call or {}).get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            raise MalformedResponse(f"tool call {position} has no function")
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):  # some servers send an object instead of a JSON string
+            arguments = json.dumps(arguments if arguments is not None else {})
+        calls.append(
+            {
+                # a missing id gets one that is unique and the same on every rerun (cache keys)
+                "id": str(call.get("id") or f"call_{str(body.get('id') or '')[-16:]}_{position}"),
+                "type": "function",
+                "function": {"name": str(function.get("name") or ""), "arguments": arguments},
+            }
+        )
+    if calls:
+        result["tool_calls"] = calls
+    elif result["content"] is None:
+        result["content"] = ""
+    return result
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds to wait from `Retry-After-Ms` or `Retry-After` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    import email.utils
+
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def parse_body(text: str) -> dict[str, Any]:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise MalformedResponse("body is not JSON") from None
+    if not isinstance(body, dict):
+        raise MalformedResponse("body is not a JSON object")
+    return body

@@ -1,0 +1,108 @@
+"""GEPA's reflection model, called through the `openai` SDK (taugepa.llm), not litellm.
+
+The prompt asks for a better airline policy, not a cleverer one: the reflection must keep
+the rules that are right, must not invent policy to fit a task whose gold is itself wrong,
+and must return the whole policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from taugepa.llm.client import client_for, recorded_completion
+from taugepa.llm.config import DEFAULT_API_KEY_ENV, Endpoint, LLMConfig
+from taugepa.llm.usage import CallUsage
+
+REFLECTION_SIDE = "reflection"
+
+REFLECTION_PROMPT = """You maintain the policy ("wiki") that an airline customer-service agent follows. \
+The agent is a language model that talks to customers and calls airline tools; the policy below is its \
+whole system prompt:
+```
+<curr_param>
+```
+
+Below are conversations the agent had under this policy. For each: the customer's request, the tool \
+calls the agent made, what the correct outcome required ("Expected"), and feedback on where the agent \
+went wrong (or that it passed):
+```
+<side_info>
+```
+
+Write an improved policy that would make the agent handle such requests correctly.
+- Keep every rule of the current policy that is right; change or add rules only where the feedback \
+shows the agent misunderstood or missed something.
+- Prefer precise, general rules (which tool to call, with which arguments, when to ask for \
+confirmation, how to compute amounts) over rules about one particular customer or reservation.
+- Some examples carry a "Note on this task" saying the expected outcome itself breaks the airline's \
+policy: do not change the policy to fit those.
+- Return the complete new policy, in Markdown, within ``` blocks."""
+
+
+@dataclass(frozen=True)
+class ReflectionSettings:
+    model: str
+    base_url: str | None = None
+    api_key_env: str = DEFAULT_API_KEY_ENV
+    temperature: float | None = 1.0
+    seed: int | None = 0
+    timeout: float = 300.0
+    max_retries: int = 6
+    cache: bool = True
+    cache_dir: str | None = None
+    prices: tuple[tuple[str, float, float], ...] = ()
+
+    def endpoint(self) -> Endpoint:
+        config = LLMConfig(
+            agent_model=self.model,
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            cache=self.cache,
+            cache_dir=self.cache_dir,
+            prices=self.prices,
+        )
+        return config.endpoint("agent")
+
+    def describe(self) -> dict[str, Any]:
+        from taugepa.llm.config import public_url, resolve_base_url
+
+        return {
+            "model": self.model,
+            "base_url": public_url(resolve_base_url(self.base_url)),
+            "api_key_env": self.api_key_env,
+            "temperature": self.temperature,
+            "seed": self.seed,
+        }
+
+
+class ReflectionModel:
+    """The callable GEPA gets as `reflection_lm`: prompt in, text out; usage is recorded."""
+
+    def __init__(self, settings: ReflectionSettings):
+        self.settings = settings
+        self.client = client_for(settings.endpoint())
+        self.calls: list[CallUsage] = []
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(call.cost_usd or 0.0 for call in self.calls)
+
+    @property
+    def cost_known(self) -> bool:
+        return all(call.cost_usd is not None for call in self.calls)
+
+    def __call__(self, prompt: str | list[dict[str, Any]]) -> str:
+        messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
+        completion = recorded_completion(
+            self.client,
+            self.calls,
+            side=REFLECTION_SIDE,
+            model=self.settings.model,
+            messages=messages,
+            temperature=self.settings.temperature,
+            seed=self.settings.seed,
+        )
+        return str(completion.message.get("content") or "")

@@ -1,0 +1,331 @@
+"""`taugepa optimize`: evolve the wiki with GEPA, the harness being the evaluator.
+
+The run: load and audit the tasks (clean ones by default), split them into disjoint,
+stratified training and validation sets, print the split and the rollout plan, refuse a
+budget that cannot pay for one iteration, then let GEPA propose wikis (reflection through
+the `openai` SDK) and score them on the harness. Everything lives in the run directory:
+GEPA's own state (`gepa/`, for resuming), the finished episodes (`episodes/`, so a resumed
+run never pays for them twice), the split and the settings, and at the end the outputs
+(best wiki, all candidates with validation scores, GEPA's result, a plot, a diff).
+
+Budget accounting: GEPA counts one metric call per task evaluated; with `--trials k` a
+metric call is k episodes, so the budget in episodes becomes `budget // k` metric calls.
+GEPA checks the budget only at the top of an iteration, so a run can overshoot by at most
+one iteration (`RolloutPlan.max_overshoot`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from taugepa.errors import ConfigError
+from taugepa.files import write_json_atomically
+from taugepa.optimize.adapter import (
+    WIKI_COMPONENT,
+    EpisodeStore,
+    HarnessSettings,
+    InProcessEvaluator,
+    PytestEvaluator,
+    WikiAdapter,
+    default_benchmarks_dir,
+    valid_tasks,
+)
+from taugepa.optimize.reflection_model import REFLECTION_PROMPT, ReflectionModel, ReflectionSettings
+from taugepa.tasks.loading import load_tasks
+from taugepa.tasks.model import Task
+from taugepa.tasks.split import Split, split_tasks
+
+OUTPUT_FILES = ("best_wiki.md", "candidates.json", "gepa_result.json", "val_scores.png", "best_vs_seed.diff")
+SETTINGS_FILE = "settings.json"
+
+
+@dataclass(frozen=True)
+class OptimizeSettings:
+    """Everything `taugepa optimize` takes (validated by the command)."""
+
+    task_specs: tuple[str, ...]
+    seed_wiki: str
+    seed_wiki_path: str
+    harness: HarnessSettings
+    reflection: ReflectionSettings
+    budget: int
+    run_dir: Path
+    minibatch_size: int = 3
+    val_size: int = 20
+    train_size: int | None = None
+    seed: int = 0
+    task_filter: str = "clean"
+    audit_path: Path | None = None
+    evaluate_with: str = "process"
+    pytest_workers: int = 0
+    benchmarks_dir: Path | None = None
+    max_cost: float | None = None
+    objective: Callable[[dict[str, Any]], float] | None = field(default=None, compare=False)
+    objective_name: str = "pass"
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What must not change between a run and its resumption (the budget may grow)."""
+        return {
+            "task_specs": list(self.task_specs),
+            "seed_wiki_sha256": hashlib.sha256(self.seed_wiki.encode()).hexdigest(),
+            "harness": self.harness.fingerprint(),
+            "trials": self.harness.trials,
+            "reflection": self.reflection.describe(),
+            "minibatch_size": self.minibatch_size,
+            "val_size": self.val_size,
+            "train_size": self.train_size,
+            "seed": self.seed,
+            "task_filter": self.task_filter,
+            "objective": self.objective_name,
+        }
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """What the budget buys, in episodes (printed before anything is spent)."""
+
+    budget: int
+    trials: int
+    val_size: int
+    minibatch_size: int
+
+    @property
+    def seed_evaluation(self) -> int:
+        return self.val_size * self.trials
+
+    @property
+    def iteration_minimum(self) -> int:
+        """Parent on the minibatch, then the child on it (rejected, so no validation)."""
+        return 2 * self.minibatch_size * self.trials
+
+    @property
+    def iteration_maximum(self) -> int:
+        """An accepted child is also scored on the whole validation set."""
+        return self.iteration_minimum + self.val_size * self.trials
+
+    @property
+    def max_metric_calls(self) -> int:
+        return self.budget // self.trials
+
+    @property
+    def max_overshoot(self) -> int:
+        """GEPA checks the budget before an iteration, never inside it."""
+        return self.iteration_maximum - self.trials
+
+    def iterations(self) -> tuple[int, int]:
+        """(iterations if every child is accepted, iterations if none is)."""
+        left = self.budget - self.seed_evaluation
+        return max(0, -(-left // self.iteration_maximum)), max(0, -(-left // self.iteration_minimum))
+
+    def check(self) -> None:
+        needed = self.seed_evaluation + self.iteration_maximum
+        if self.budget < needed:
+            raise ConfigError(
+                f"--budget {self.budget} episodes cannot pay for one iteration: the seed evaluation takes "
+                f"{self.seed_evaluation} and an iteration up to {self.iteration_maximum} "
+                f"(2 x minibatch {self.minibatch_size} + validation {self.val_size}, "
+                f"x {self.trials} trials); "
+                f"raise --budget to at least {needed} or lower --val-size/--minibatch-size"
+            )
+
+    def lines(self) -> list[str]:
+        most, least = self.iterations()
+        return [
+            f"rollout plan (episodes): budget {self.budget}; seed evaluation on the validation set "
+            f"{self.seed_evaluation}; per iteration {self.iteration_minimum} "
+            f"(minibatch {self.minibatch_size} x parent and child x {self.trials} trials) "
+            f"to {self.iteration_maximum} (an accepted child is also validated); "
+            f"about {most} to {least} iterations",
+            f"worst case: {self.budget + self.max_overshoot} episodes (GEPA checks the budget only between "
+            f"iterations, so the last one may run over by up to {self.max_overshoot})",
+        ]
+
+
+@dataclass
+class OptimizeOutcome:
+    run_dir: Path
+    seed_score: float
+    best_score: float
+    best_index: int
+    candidates: int
+    metric_calls: int
+    episodes_run: int
+    episodes_reused: int
+    cost_usd: float
+    cost_known: bool = True
+
+    def cost_text(self) -> str:
+        return f"${self.cost_usd:.4f}" if self.cost_known else "cost n/a (a model has no price)"
+
+
+def select_tasks(settings: OptimizeSettings, say: Callable[[str], None]) -> list[Task]:
+    """The tasks to optimize on: valid ones, then those the task filter keeps (clean by default)."""
+    from taugepa.rules.audit import audit_tasks, audits_for, load_audit
+    from taugepa.rules.audit import select_tasks as keep
+    from taugepa.world.policy import Policy
+
+    tasks = load_tasks(settings.task_specs).tasks
+    tasks, invalid = valid_tasks(tasks)
+    if invalid:
+        say(f"left out {len(invalid)} invalid tasks (their gold cannot be replayed)")
+    if settings.task_filter == "all":
+        return tasks
+    if settings.audit_path is not None:
+        audits = audits_for(tasks, load_audit(settings.audit_path), where=f"audit file {settings.audit_path}")
+        source = str(settings.audit_path)
+    else:
+        policy = Policy.from_text(settings.seed_wiki, settings.seed_wiki_path)
+        audits = audits_for(tasks, audit_tasks(tasks, policy))
+        source = f"audited against {Path(settings.seed_wiki_path).name}"
+    kept = keep(tasks, audits, settings.task_filter)
+    say(f"task filter {settings.task_filter} ({source}): {len(kept)} of {len(tasks)} valid tasks kept")
+    if len(kept) < 2:
+        raise ConfigError(
+            f"--task-filter {settings.task_filter} leaves {len(kept)} task(s): optimization needs training "
+            "and validation tasks (use --task-filter compliant or all, or more --tasks)"
+        )
+    return kept
+
+
+def _check_resume(settings: OptimizeSettings, split: Split) -> bool:
+    """True if the run directory holds this run (resume); ConfigError if it holds another."""
+    path = settings.run_dir / SETTINGS_FILE
+    fingerprint = {
+        **settings.fingerprint(),
+        "train": [t.id for t in split.train],
+        "val": [t.id for t in split.val],
+    }
+    if path.exists():
+        try:
+            previous = json.loads(path.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous != json.loads(json.dumps(fingerprint)):
+            raise ConfigError(
+                f"{settings.run_dir} holds a run with other settings (tasks, wiki, models, split...): "
+                "rerun the same command to resume it, or pass a new --run-dir"
+            )
+        return True
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(path, fingerprint)
+    return False
+
+
+def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print) -> OptimizeOutcome:
+    import gepa
+
+    from taugepa.optimize.outputs import ProgressLines, write_outputs
+
+    tasks = select_tasks(settings, say)
+    split = split_tasks(tasks, settings.val_size, settings.seed, settings.train_size)
+    plan = RolloutPlan(settings.budget, settings.harness.trials, len(split.val), settings.minibatch_size)
+    say(f"split (seed {settings.seed}): {split.describe()}")
+    if settings.objective is not None:
+        say(f"objective: {settings.objective_name} (per task, mean over trials)")
+    say(f"  validation: {', '.join(t.id for t in split.val)}")
+    for line in plan.lines():
+        say(line)
+    plan.check()
+    resumed = _check_resume(settings, split)
+    write_json_atomically(
+        settings.run_dir / "split.json",
+        {"seed": settings.seed, "train": [t.id for t in split.train], "val": [t.id for t in split.val]},
+    )
+    write_json_atomically(
+        settings.run_dir / "plan.json", {**asdict(plan), "max_overshoot": plan.max_overshoot}
+    )
+
+    store = EpisodeStore(settings.run_dir / "episodes", settings.harness)
+    progress = ProgressLines(plan, say)
+    if settings.evaluate_with == "pytest":
+        evaluator: InProcessEvaluator | PytestEvaluator = PytestEvaluator(
+            settings.harness,
+            settings.task_specs,
+            settings.benchmarks_dir or default_benchmarks_dir(),
+            workers=settings.pytest_workers,
+            on_entry=progress.count_episode,
+        )
+    else:
+        evaluator = InProcessEvaluator(settings.harness, store=store, on_entry=progress.count_episode)
+    reflection = ReflectionModel(settings.reflection)
+    progress.cost = lambda: _cost_text(evaluator, reflection)
+    adapter = WikiAdapter(evaluator, record_notes=_gold_notes(settings, tasks), objective=settings.objective)
+    stoppers = []
+    if settings.max_cost is not None:
+        max_cost = settings.max_cost
+        stoppers.append(lambda state: evaluator.cost_usd + reflection.cost_usd >= max_cost)
+    if resumed:
+        say(f"resuming the run in {settings.run_dir} ({_stored(store)} finished episodes on disk)")
+    result = gepa.optimize(
+        seed_candidate={WIKI_COMPONENT: settings.seed_wiki},
+        trainset=split.train,
+        valset=split.val,
+        adapter=adapter,
+        reflection_lm=reflection,
+        reflection_prompt_template=REFLECTION_PROMPT,
+        reflection_minibatch_size=settings.minibatch_size,
+        max_metric_calls=plan.max_metric_calls,
+        stop_callbacks=stoppers or None,
+        run_dir=str(settings.run_dir / "gepa"),
+        logger=_FileLogger(settings.run_dir / "gepa_log.txt"),
+        callbacks=[progress],
+        display_progress_bar=sys.stderr.isatty(),
+        seed=settings.seed,
+        raise_on_exception=True,
+        cache_evaluation=False,
+        skip_perfect_score=True,
+    )
+    outcome = write_outputs(settings, result, split, plan, store, evaluator, reflection)
+    say(
+        f"best validation score {outcome.best_score:.3f} (candidate #{outcome.best_index}) vs seed "
+        f"{outcome.seed_score:.3f}; {outcome.candidates} candidates; {outcome.metric_calls * plan.trials} "
+        f"episodes counted against the budget; {outcome.episodes_run} episodes run in this session, "
+        f"{outcome.episodes_reused} reused from the run directory; {outcome.cost_text()}"
+    )
+    say(f"outputs in {settings.run_dir}: {', '.join(OUTPUT_FILES)}")
+    return outcome
+
+
+def _cost_text(evaluator: InProcessEvaluator | PytestEvaluator, reflection: ReflectionModel) -> str:
+    if not (evaluator.cost_known and reflection.cost_known):
+        return "cost n/a (a model has no price)"
+    return f"${evaluator.cost_usd + reflection.cost_usd:.4f}"
+
+
+def _stored(store: EpisodeStore) -> int:
+    return len(list(store.directory.glob("*.json"))) if store.directory.is_dir() else 0
+
+
+def _gold_notes(
+    settings: OptimizeSettings, tasks: list[Task]
+) -> Callable[[dict[str, Any]], list[str]] | None:
+    """Notes for reflective records of tasks whose own gold breaks the policy (when not all clean)."""
+    if settings.task_filter == "clean":
+        return None
+    from taugepa.rules.audit import audit_tasks, gold_policy_note
+    from taugepa.world.policy import Policy
+
+    audits = audit_tasks(tasks, Policy.from_text(settings.seed_wiki, settings.seed_wiki_path)).by_id()
+
+    def notes(entry: dict[str, Any]) -> list[str]:
+        note = gold_policy_note(audits.get(entry["task_id"]))
+        return [note] if note else []
+
+    return notes
+
+
+class _FileLogger:
+    """GEPA's log lines go to a file in the run directory; the terminal gets one line per iteration."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def log(self, message: str) -> None:
+        with self.path.open("a") as handle:
+            handle.write(f"{message}\n")

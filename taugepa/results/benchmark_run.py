@@ -1,0 +1,68 @@
+"""Run a set of tasks with one wiki outside pytest (same loop, same entries, same scores file).
+
+Used by `taugepa compare` when given wikis instead of scores files, and by the GEPA
+adapter's in-process evaluation: episodes go through `taugepa.runner.run_episodes`
+(`run_episode` on threads) and become the scores-file entries the plugin writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from taugepa.episode.run import EpisodeResult
+from taugepa.episode.runner import EpisodeJob, NotStarted, run_episodes
+from taugepa.errors import InfrastructureError
+from taugepa.results.scores import build_scores, episode_entry, run_info
+from taugepa.tasks.model import Task, TaskSource
+
+
+def run_jobs(jobs: Sequence[EpisodeJob], concurrency: int) -> list[tuple[EpisodeJob, EpisodeResult]]:
+    """Run the jobs (up to `concurrency` at once); every job must start."""
+    results = run_episodes(jobs, concurrency)
+    for job, result in zip(jobs, results, strict=True):
+        if isinstance(result, NotStarted):
+            raise InfrastructureError(
+                f"episode {job.task.id}#{job.config.trial} was not run: {result.reason}"
+            )
+    return list(zip(jobs, results, strict=True))  # type: ignore[arg-type]
+
+
+def benchmark_scores(
+    tasks: Sequence[Task],
+    sources: Sequence[TaskSource],
+    wiki_text: str,
+    wiki_path: str,
+    harness: Any,
+) -> dict[str, Any]:
+    """Run every task `harness.trials` times with `wiki_text`; return the scores document."""
+    started = time.time()
+    jobs = [
+        EpisodeJob(task, wiki_text, harness.episode_config(trial))
+        for task in tasks
+        for trial in range(harness.trials)
+    ]
+    entries = [
+        episode_entry(job.task, result.to_dict()) for job, result in run_jobs(jobs, harness.concurrency)
+    ]
+    llm = harness.llm
+    run = run_info(
+        wiki_path=wiki_path,
+        wiki_text=wiki_text,
+        agent=harness.agent,
+        trials=harness.trials,
+        max_steps=harness.max_steps,
+        think_tool=harness.think_tool,
+        task_sources=sources,
+        models={"agent": llm.agent_model, "user": llm.user_model} if llm else None,
+        extra={"llm": llm.describe()} if llm else None,
+    )
+    finished = time.time()
+    timing = {
+        "started_at": datetime.fromtimestamp(started, tz=UTC).isoformat(timespec="seconds"),
+        "finished_at": datetime.fromtimestamp(finished, tz=UTC).isoformat(timespec="seconds"),
+        "wall_s": round(finished - started, 3),
+    }
+    return build_scores(run, entries, timing)

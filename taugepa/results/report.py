@@ -1,0 +1,549 @@
+"""A standalone HTML report of one or more scores files: one file, nothing fetched from a network.
+
+Sections: a summary table (one column per scores file; with the efficiency figures and the
+agent's policy compliance), charts of the pass rate by group
+(difficulty or set) and by gold action and of pass^k against k, drawn with matplotlib and
+embedded as PNG data, a per-task comparison when there are several files, and for each file
+a table of tasks with outcome, feedback and a collapsible transcript.
+
+Every string that came from a model, a user, a task file or a scores file is HTML-escaped,
+and the page's Content-Security-Policy forbids loading anything from anywhere, so a hostile
+transcript can neither run script nor reach the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from taugepa import __version__
+from taugepa.episode.efficiency import METRICS, WALL, format_figure, run_wall_time
+from taugepa.errors import ConfigError
+from taugepa.files import write_text_atomically
+from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
+from taugepa.results.scores import Scores, load_scores, summarize
+from taugepa.results.transcript import TRANSCRIPT_CSS, render_episode_body
+from taugepa.rules.compliance import DEFINITE
+
+OUTCOME_MARKS = {PASSED: "✓", FAILED: "✗", INVALID: "∅", ERROR: "!"}
+
+PAGE_CSS = """
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
+table.tg{border-collapse:collapse;font-size:13px;margin:8px 0}
+table.tg th,table.tg td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+table.tg th{background:#f4f4f4}
+.tg-num{text-align:right}
+.o-passed{color:#1a7f37}.o-failed{color:#c62828}.o-invalid{color:#777}.o-error{color:#b26a00}
+.tg-badge{font-weight:bold;margin-right:3px}
+.tg-charts img{max-width:100%;border:1px solid #eee;margin:6px 0}
+details.tg-transcript{max-width:900px;overflow-wrap:anywhere}
+details.tg-transcript summary{cursor:pointer;white-space:pre-wrap}
+details.tg-transcript[open]{background:#fafafa}
+.tg-filter{margin:8px 0;font-size:13px}
+.tg-changed{background:#fff6e0}
+.tg-muted{color:#777;font-size:12px}
+.tg-policy-mark{white-space:nowrap}
+"""
+
+FILTER_SCRIPT = """
+document.querySelectorAll('.tg-filter').forEach(function (bar) {
+  var table = document.getElementById(bar.dataset.table);
+  var text = bar.querySelector('input');
+  var outcome = bar.querySelector('select');
+  function apply() {
+    var needle = text.value.toLowerCase();
+    table.querySelectorAll('tbody tr').forEach(function (row) {
+      var matchesText = !needle || row.textContent.toLowerCase().indexOf(needle) >= 0;
+      var matchesOutcome = !outcome.value || row.dataset.outcomes.split(' ').indexOf(outcome.value) >= 0;
+      row.hidden = !(matchesText && matchesOutcome);
+    });
+  }
+  text.addEventListener('input', apply);
+  outcome.addEventListener('change', apply);
+});
+"""
+
+
+def content_security_policy() -> str:
+    """Nothing may be fetched; the only script allowed to run is the page's own filter script.
+
+    Allowing the script by its hash (not 'unsafe-inline') means that even markup slipping
+    through escaping could not run code: injected <script> and onerror= are both refused.
+    """
+    digest = base64.b64encode(hashlib.sha256(FILTER_SCRIPT.encode()).digest()).decode()
+    return f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
+
+
+@dataclass
+class ReportRun:
+    """One scores file in the report, with its label and a freshly computed summary."""
+
+    label: str
+    scores: Scores
+    summary: dict[str, Any]
+
+
+def load_runs(specs: Sequence[str]) -> list[ReportRun]:
+    """Load `PATH` or `LABEL=PATH` specs; labels default to the file name and must be unique."""
+    if not specs:
+        raise ConfigError("no scores file given: pass one or more SCORES.json files")
+    runs: list[ReportRun] = []
+    for spec in specs:
+        label, sep, path = spec.partition("=")
+        if not sep or Path(spec).is_file():
+            label, path = Path(spec).stem, spec
+        scores = load_scores(path)
+        runs.append(ReportRun(label=label, scores=scores, summary=summarize(scores.episodes)))
+    labels = [run.label for run in runs]
+    if len(set(labels)) != len(labels):
+        for number, run in enumerate(runs, start=1):
+            run.label = f"{number}: {run.label}"
+    return runs
+
+
+def write_report(specs: Sequence[str], out: Path, title: str | None = None) -> list[ReportRun]:
+    """Build the report for the scores files and write it to `out` (replaced whole, never half)."""
+    runs = load_runs(specs)
+    html = build_report(runs, title or "taugepa report")
+    write_text_atomically(out, html)
+    return runs
+
+
+def build_report(runs: Sequence[ReportRun], title: str) -> str:
+    generated = datetime.now(tz=UTC).isoformat(timespec="seconds")
+    sections = [
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="tg-muted">taugepa {escape(__version__)} · generated {escape(generated)} · '
+        f"{len(runs)} scores file(s)</p>",
+        "<h2>Summary</h2>",
+        summary_table(runs),
+        "<h2>Charts</h2>",
+        charts(runs),
+    ]
+    if len(runs) > 1:
+        sections += ["<h2>Per-task comparison</h2>", comparison_table(runs)]
+    for number, run in enumerate(runs):
+        sections += [f"<h2>Tasks: {escape(run.label)}</h2>", task_table(run, number)]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy()}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
+        f"<title>{escape(title)}</title><style>{PAGE_CSS}{TRANSCRIPT_CSS}</style></head><body>\n"
+        + "\n".join(sections)
+        + f"\n<script>{FILTER_SCRIPT}</script></body></html>\n"
+    )
+
+
+# ---------------------------------------------------------------- summary
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def summary_table(runs: Sequence[ReportRun]) -> str:
+    trials = max(run.summary["pass_k"]["trials"] for run in runs)
+    rows: list[tuple[str, list[str]]] = [
+        ("agent", [_agent(run.scores.run) for run in runs]),
+        ("wiki", [_wiki(run.scores.run) for run in runs]),
+        ("tasks", [_sources(run.scores.run) for run in runs]),
+        ("trials", [str(run.summary["pass_k"]["trials"]) for run in runs]),
+        ("episodes / tasks", [f"{run.summary['episodes']} / {run.summary['tasks']}" for run in runs]),
+    ]
+    for outcome in (PASSED, FAILED, INVALID, ERROR):
+        rows.append((outcome, [str(run.summary["counts"][outcome]) for run in runs]))
+    rows.append(("pass rate (passed / scored)", [_pass_rate(run.summary) for run in runs]))
+    for k in range(1, trials + 1):
+        rows.append((f"pass^{k}", [_pass_k_cell(run.summary["pass_k"], k) for run in runs]))
+    rescored = [run for run in runs if any("recorded" in e for e in run.scores.episodes)]
+    if rescored:
+        rows.append(("agreement with recorded rewards", [_agreement(run) for run in runs]))
+    rows.extend(efficiency_rows(runs))
+    rows.extend(compliance_rows(runs))
+    header = "".join(f"<th>{escape(run.label)}</th>" for run in runs)
+    body = "".join(
+        f"<tr><th>{escape(name)}</th>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+        for name, cells in rows
+    )
+    return (
+        f'<table class="tg" id="summary"><thead><tr><th></th>{header}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+        '<p class="tg-muted">Pass rates count passed / (passed + failed): invalid tasks and '
+        "infrastructure errors are never counted against the agent. pass^k is the mean over tasks "
+        "of C(passes, k) / C(scored trials, k) (tau-bench); the interval is Wilson's, over tasks. "
+        "Efficiency figures are per episode, median / mean over the scored episodes and over the "
+        "passed ones. An episode is compliant when the agent's actions and conversation break no "
+        "policy rule for certain (no definite finding; the built-in agents are judged by the action "
+        "rules only).</p>"
+    )
+
+
+def _stats_cell(stats: dict[str, float] | None, name: str) -> str:
+    return (
+        "—" if not stats else f"{format_figure(stats['median'], name)} / {format_figure(stats['mean'], name)}"
+    )
+
+
+def _both_cell(block: dict[str, Any] | None, name: str) -> str:
+    if not block or not block["all"].get(name):
+        return "—"
+    every, passed = _stats_cell(block["all"].get(name), name), _stats_cell(block["passed"].get(name), name)
+    return f'{escape(every)} <span class="tg-muted">| passed {escape(passed)}</span>'
+
+
+def efficiency_rows(runs: Sequence[ReportRun]) -> list[tuple[str, list[str]]]:
+    """Median / mean of each efficiency figure per run, over all scored and passed episodes."""
+    blocks = [run.summary.get("efficiency") for run in runs]
+    if not any(blocks):
+        return []
+    rows = []
+    for name, label in METRICS:
+        cells = [_both_cell(block, name) for block in blocks]
+        if any(cell != "—" for cell in cells):
+            rows.append((f"{label} per episode, median / mean", cells))
+    walls = [run_wall_time(run.scores.episodes) for run in runs]
+    rows.append((f"{WALL[1]} per episode, median / mean", [_both_cell(wall, WALL[0]) for wall in walls]))
+    return rows
+
+
+def _compliance_cell(tally: dict[str, Any] | None) -> str:
+    if not tally or not tally["episodes"]:
+        return "—"
+    return f"{_percent(tally['rate'])} ({tally['compliant']}/{tally['episodes']})"
+
+
+def compliance_rows(runs: Sequence[ReportRun]) -> list[tuple[str, list[str]]]:
+    """The share of episodes with no definite violation, overall, among passes, by kind of rule."""
+    blocks = [run.summary.get("compliance") for run in runs]
+    if not any(blocks):
+        return []
+
+    def cells(pick: Any) -> list[str]:
+        return [_compliance_cell(pick(block)) if block else "—" for block in blocks]
+
+    def by_rule(block: dict[str, Any] | None) -> str:
+        if not block:
+            return "—"
+        counts = [(rule, c[DEFINITE]) for rule, c in block["episodes_by_rule"].items() if c[DEFINITE]]
+        return escape(", ".join(f"{rule} {count}" for rule, count in counts)) or "none"
+
+    return [
+        ("compliant episodes (no definite violation)", cells(lambda b: b)),
+        ("compliant among passed episodes", cells(lambda b: b["passed"])),
+        ("compliant with the action rules", cells(lambda b: b["action_rules"])),
+        ("compliant with the conversation rules", cells(lambda b: b["conversation_rules"])),
+        ("episodes with a definite violation, by rule", [by_rule(block) for block in blocks]),
+    ]
+
+
+def _agent(run: dict[str, Any]) -> str:
+    models = {k: v for k, v in (run.get("models") or {}).items() if v}
+    text = escape(str(run.get("agent", "?")))
+    if models:
+        text += " (" + escape(", ".join(f"{k}: {v}" for k, v in models.items())) + ")"
+    return text
+
+
+def _wiki(run: dict[str, Any]) -> str:
+    wiki = run.get("wiki") or {}
+    name = Path(str(wiki.get("path", "?"))).name
+    return f'{escape(name)} <span class="tg-muted">sha256 {escape(str(wiki.get("sha256", ""))[:12])}</span>'
+
+
+def _sources(run: dict[str, Any]) -> str:
+    sources = run.get("task_sources") or []
+    return escape(", ".join(f"{Path(str(s.get('path', '?'))).name} ({s.get('count', '?')})" for s in sources))
+
+
+def _pass_rate(summary: dict[str, Any]) -> str:
+    counts = summary["counts"]
+    return f"{_percent(summary['pass_rate'])} ({counts[PASSED]}/{counts[PASSED] + counts[FAILED]})"
+
+
+def _pass_k_cell(table: dict[str, Any], k: int) -> str:
+    value = table["values"].get(str(k))
+    if value is None and str(k) not in table["values"]:
+        return "—"
+    text = _percent(value)
+    ci = table.get("pass_1_ci")
+    if k == 1 and ci:
+        text += f' <span class="tg-muted">[{_percent(ci["low"])}–{_percent(ci["high"])}]</span>'
+    at_k = table["tasks_at_k"].get(str(k))
+    if at_k is not None and at_k != table["tasks"]:
+        text += f' <span class="tg-muted">on {at_k} tasks</span>'
+    return text
+
+
+def _agreement(run: ReportRun) -> str:
+    recorded = [e["recorded"] for e in run.scores.episodes if "recorded" in e]
+    if not recorded:
+        return "—"
+    agreeing = sum(1 for r in recorded if r.get("agrees"))
+    return f"{agreeing}/{len(recorded)}"
+
+
+# ---------------------------------------------------------------- charts
+
+
+def charts(runs: Sequence[ReportRun]) -> str:
+    """The three charts as embedded PNG images."""
+    labels = [run.label for run in runs]
+    groups = sorted({name for run in runs for name in run.summary["by_group"]})
+    actions = sorted({name for run in runs for name in run.summary["by_action"]})
+    images = [
+        (
+            "Pass rate by group",
+            _bar_chart(groups, [_tallies(run.summary["by_group"], groups) for run in runs], labels, False),
+        ),
+        (
+            "Pass rate by gold action",
+            _bar_chart(actions, [_tallies(run.summary["by_action"], actions) for run in runs], labels, True),
+        ),
+        ("pass^k", _pass_k_chart(runs)),
+    ]
+    return (
+        '<div class="tg-charts">'
+        + "".join(
+            f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{escape(caption)}</figcaption></figure>"
+            for caption, data in images
+        )
+        + "</div>"
+    )
+
+
+def _tallies(tallies: dict[str, dict[str, Any]], names: Sequence[str]) -> list[dict[str, Any] | None]:
+    return [tallies.get(name) for name in names]
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _bar_chart(
+    names: Sequence[str],
+    series: Sequence[Sequence[dict[str, Any] | None]],
+    labels: Sequence[str],
+    horizontal: bool,
+) -> str:
+    """Grouped bars of pass rates (%), each labelled passed/scored; nothing scored draws no bar."""
+    rows = max(len(names), 1) * max(1.0, len(series) * 0.6)
+    figure = _figure(9, 1.0 + 0.3 * rows) if horizontal else _figure(9, 3.0)
+    axes = figure.add_subplot()
+    width = 0.8 / max(len(series), 1)
+    for number, (tallies, label) in enumerate(zip(series, labels, strict=True)):
+        positions = [i + (number - (len(series) - 1) / 2) * width for i in range(len(names))]
+        rates = [t["pass_rate"] if t else None for t in tallies]
+        values = [100 * r if r is not None else 0 for r in rates]
+        bars = (axes.barh if horizontal else axes.bar)(positions, values, width, label=label)
+        texts = [
+            f"{t['passed']}/{t['passed'] + t['failed']}" if t and t["pass_rate"] is not None else ""
+            for t in tallies
+        ]
+        axes.bar_label(bars, labels=texts, fontsize=7, padding=2)
+    if horizontal:
+        axes.set_yticks(range(len(names)), names, fontsize=8)
+        axes.invert_yaxis()
+        axes.set_xlim(0, 112)
+        axes.set_xlabel("pass rate (%)")
+    else:
+        axes.set_xticks(range(len(names)), names)
+        axes.set_ylim(0, 112)
+        axes.set_ylabel("pass rate (%)")
+    if len(series) > 1:
+        figure.legend(fontsize=8, loc="outside upper center", ncols=min(len(series), 4))
+    return _png(figure)
+
+
+def _pass_k_chart(runs: Sequence[ReportRun]) -> str:
+    figure = _figure(6, 3.4)
+    axes = figure.add_subplot()
+    largest = 1
+    for run in runs:
+        values = run.summary["pass_k"]["values"]
+        points = [(int(k), 100 * v) for k, v in values.items() if v is not None]
+        if points:
+            largest = max(largest, max(k for k, _ in points))
+            axes.plot(*zip(*points, strict=True), marker="o", label=run.label)
+    axes.set_xticks(range(1, largest + 1))
+    axes.set_xlabel("k (trials that must all pass)")
+    axes.set_ylabel("pass^k (%)")
+    axes.set_ylim(0, 105)
+    axes.grid(alpha=0.3)
+    if len(runs) > 1:
+        figure.legend(fontsize=8, loc="outside upper center", ncols=min(len(runs), 4))
+    return _png(figure)
+
+
+# ---------------------------------------------------------------- tasks
+
+
+def _task_order(runs: Sequence[ReportRun]) -> list[str]:
+    return list(dict.fromkeys(e["task_id"] for run in runs for e in run.scores.episodes))
+
+
+def _marks(entries: Sequence[dict[str, Any]]) -> str:
+    return "".join(
+        f'<span class="tg-badge o-{escape(e["outcome"])}" title="trial {int(e["trial"])}: '
+        f'{escape(e["outcome"])}">{OUTCOME_MARKS.get(e["outcome"], "?")}</span>'
+        for e in entries
+    )
+
+
+def _passes(entries: Sequence[dict[str, Any]]) -> tuple[int, int]:
+    scored = [e for e in entries if e["outcome"] in (PASSED, FAILED)]
+    return sum(e["outcome"] == PASSED for e in scored), len(scored)
+
+
+def comparison_table(runs: Sequence[ReportRun]) -> str:
+    """Every task's passes per file; with two files, which tasks were fixed or broken."""
+    grouped = [run.scores.episodes_by_task() for run in runs]
+    two = len(runs) == 2
+    rows, changes = [], {"fixed": 0, "broken": 0, "same": 0, "not comparable": 0}
+    for task_id in _task_order(runs):
+        cells, rates = [], []
+        for tasks in grouped:
+            entries = tasks.get(task_id, [])
+            passed, scored = _passes(entries)
+            rates.append(passed / scored if scored else None)
+            cells.append(f"<td>{_marks(entries)} {passed}/{scored}</td>" if entries else "<td>—</td>")
+        change = ""
+        if two:
+            before, after = rates
+            change = (
+                "not comparable"
+                if before is None or after is None
+                else "fixed"
+                if after > before
+                else "broken"
+                if after < before
+                else "same"
+            )
+            changes[change] += 1
+            cells.append(f"<td>{change}</td>")
+        differs = len({rate for rate in rates}) > 1
+        css = ' class="tg-changed"' if differs else ""
+        rows.append(
+            f'<tr{css} data-outcomes="{"changed" if differs else "same"}"><td>{escape(task_id)}</td>'
+            + "".join(cells)
+            + "</tr>"
+        )
+    header = "".join(f"<th>{escape(run.label)}</th>" for run in runs) + ("<th>change</th>" if two else "")
+    note = ""
+    if two:
+        note = (
+            f"<p>From <b>{escape(runs[0].label)}</b> to <b>{escape(runs[1].label)}</b>: "
+            + ", ".join(f"{count} {name}" for name, count in changes.items())
+            + " (a task is fixed or broken when its share of passing trials rose or fell).</p>"
+        )
+    return (
+        note
+        + _filter_bar("compare", [("changed", "differs"), ("same", "same")])
+        + f'<table class="tg" id="compare"><thead><tr><th>task</th>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _filter_bar(table_id: str, choices: Sequence[tuple[str, str]]) -> str:
+    options = '<option value="">all</option>' + "".join(
+        f'<option value="{escape(value)}">{escape(text)}</option>' for value, text in choices
+    )
+    return (
+        f'<div class="tg-filter" data-table="{escape(table_id)}">filter: '
+        f'<input type="search" placeholder="task, action or text"> <select>{options}</select></div>'
+    )
+
+
+def task_table(run: ReportRun, number: int) -> str:
+    """One row per task: outcomes per trial, feedback, and the transcripts behind a click."""
+    table_id = f"tasks-{number}"
+    rescored = any("recorded" in e for e in run.scores.episodes)
+    rows = []
+    for task_id, entries in run.scores.episodes_by_task().items():
+        entries = sorted(entries, key=lambda e: e["trial"])
+        first = entries[0]
+        passed, scored = _passes(entries)
+        headline = _headline(entries)
+        recorded_cell = ""
+        if rescored:
+            recorded_cell = f"<td>{_recorded(entries)}</td>"
+        episodes = "".join(
+            f"<h4>trial {int(e['trial'])}</h4>{_recorded_note(e)}{render_episode_body(e)}" for e in entries
+        )
+        outcomes = " ".join(sorted({e["outcome"] for e in entries}))
+        broke = sum(1 for e in entries if (e.get("compliance") or {}).get("compliant") is False)
+        if broke:
+            outcomes += " broke-policy"
+        rows.append(
+            f'<tr data-outcomes="{escape(outcomes)}"><td>{escape(task_id)}</td>'
+            f"<td>{escape(str(first.get('group', '')))}</td>"
+            f"<td>{escape(', '.join(first.get('gold_action_names', [])))}</td>"
+            f"<td>{_marks(entries)} {passed}/{scored}{_policy_mark(broke, len(entries))}</td>{recorded_cell}"
+            f'<td><details class="tg-transcript" id="{escape(table_id)}-{escape(task_id)}" '
+            f'data-task="{escape(task_id)}"><summary>{escape(headline)}</summary>{episodes}</details></td></tr>'
+        )
+    header = "<th>task</th><th>group</th><th>gold actions</th><th>outcome</th>"
+    header += "<th>recorded</th>" if rescored else ""
+    header += "<th>feedback (click for the transcript)</th>"
+    return (
+        _filter_bar(
+            table_id, [*((o, o) for o in (PASSED, FAILED, INVALID, ERROR)), ("broke-policy", "broke policy")]
+        )
+        + f'<table class="tg" id="{escape(table_id)}"><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _policy_mark(broke: int, trials: int) -> str:
+    if not broke:
+        return ""
+    title = f"{broke} of {trials} trial(s) broke a policy rule for certain (definite violation)"
+    return f' <span class="tg-sev-definite tg-policy-mark" title="{escape(title)}">⚠ policy</span>'
+
+
+def _headline(entries: Sequence[dict[str, Any]]) -> str:
+    """The first line of the first non-passing trial's feedback (or the pass message)."""
+    worst = next((e for e in entries if e["outcome"] != PASSED), entries[0])
+    lines = (worst.get("feedback") or worst["outcome"]).splitlines()
+    return lines[0] if lines else worst["outcome"]
+
+
+def _recorded(entries: Sequence[dict[str, Any]]) -> str:
+    parts = []
+    for entry in entries:
+        recorded = entry.get("recorded")
+        if not recorded:
+            continue
+        reward = recorded.get("recorded_reward")
+        text = "—" if reward is None else f"{reward:g}"
+        css = "o-passed" if recorded.get("agrees") else "o-failed"
+        title = "agrees" if recorded.get("agrees") else f"disagrees: {recorded.get('reason')}"
+        parts.append(f'<span class="{css}" title="{escape(title)}">{escape(text)}</span>')
+    return " ".join(parts)
+
+
+def _recorded_note(entry: dict[str, Any]) -> str:
+    recorded = entry.get("recorded")
+    if not recorded:
+        return ""
+    text = f"recorded reward {json.dumps(recorded.get('recorded_reward'))}: "
+    text += "agrees" if recorded.get("agrees") else f"disagrees — {recorded.get('reason')}"
+    return f'<p class="tg-muted">{escape(text)}</p>'

@@ -1,0 +1,244 @@
+"""The scores file: one JSON document per run, readable by people, CI and GEPA.
+
+Layout (documented in the README; `version` changes when a field changes meaning):
+
+    {"format": "taugepa-scores", "version": 1,
+     "run": {...how the run was made: wiki, agent, models, trials, engine, task files...},
+     "summary": {...counts and pass rates overall, per group and per gold action...},
+     "episodes": [{...one per task and trial, in task order...}],
+     "timing": {...wall-clock facts, the only part that differs between identical runs...}}
+
+Episode entries also carry `duration_s`, their only timing field; the statistics of episode
+wall time (`timing.episode_wall_s`) therefore live in `timing` too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from taugepa.episode.efficiency import run_efficiency, run_wall_time
+from taugepa.errors import ConfigError
+from taugepa.files import write_json_atomically  # noqa: F401  (re-exported: part of the results API)
+from taugepa.llm.usage import run_usage
+from taugepa.protocol import ERROR, FAILED, INVALID, OUTCOMES, PASSED
+from taugepa.results.passk import pass_k_summary
+from taugepa.rules.compliance import run_compliance
+from taugepa.tasks.model import Task
+
+SCORES_FORMAT = "taugepa-scores"
+SCORES_VERSION = 1
+
+
+def episode_entry(task: Task, result: dict[str, Any], audit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An episode result as stored in the scores file: the result plus the task's labels.
+
+    `audit` is the task's audit in brief (status, free pass, flags; see `taugepa.audit`).
+    """
+    outcome = result["outcome"]
+    labels = {"audit": audit} if audit is not None else {}
+    return {
+        "task_id": task.id,
+        "trial": result["trial"],
+        "set": task.set_name,
+        "difficulty": task.difficulty,
+        "group": task.group,
+        "gold_action_names": task.action_names,
+        "outcome": outcome,
+        "score": None if outcome in (INVALID, ERROR) else result["reward"],
+        **labels,
+        **{k: v for k, v in result.items() if k not in ("task_id", "trial", "outcome")},
+    }
+
+
+def pass_rate(passed: int, failed: int) -> float | None:
+    """passed / (passed + failed): invalid tasks and infrastructure errors never count."""
+    return passed / (passed + failed) if passed + failed else None
+
+
+def _tally(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for entry in entries:
+        counts[entry["outcome"]] += 1
+    return {**counts, "pass_rate": pass_rate(counts[PASSED], counts[FAILED])}
+
+
+def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Counts and pass rates overall, per group (difficulty or set) and per gold action; pass^k."""
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_action: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in episodes:
+        by_group[entry["group"]].append(entry)
+        for name in entry["gold_action_names"]:
+            by_action[name].append(entry)
+    overall = _tally(episodes)
+    audit = _audit_tally(episodes)
+    efficiency = run_efficiency(episodes)
+    compliance = run_compliance(episodes)
+    return {
+        "episodes": len(episodes),
+        "tasks": len({e["task_id"] for e in episodes}),
+        "counts": {k: overall[k] for k in OUTCOMES},
+        "pass_rate": overall["pass_rate"],
+        "by_group": {name: _tally(group) for name, group in sorted(by_group.items())},
+        "by_action": {name: _tally(group) for name, group in sorted(by_action.items())},
+        "invalid_tasks": sorted({e["task_id"] for e in episodes if e["outcome"] == INVALID}),
+        "error_episodes": [f"{e['task_id']}#{e['trial']}" for e in episodes if e["outcome"] == ERROR],
+        "pass_k": pass_k_summary(episodes),
+        "usage": run_usage(episodes),
+        **({"audit": audit} if audit else {}),
+        **({"efficiency": efficiency} if efficiency else {}),
+        **({"compliance": compliance} if compliance else {}),
+    }
+
+
+def _audit_tally(episodes: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Outcomes per audit status and for free passes, when the episodes carry audits."""
+    by_status: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    free_passes = []
+    for entry in episodes:
+        audit = entry.get("audit")
+        if audit:
+            by_status[audit["status"]].append(entry)
+            if audit["free_pass"]:
+                free_passes.append(entry)
+    if not by_status:
+        return None
+    return {
+        "by_status": {status: _tally(group) for status, group in sorted(by_status.items())},
+        "free_pass": _tally(free_passes),
+    }
+
+
+def build_scores(
+    run: dict[str, Any], episodes: Sequence[dict[str, Any]], timing: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    wall = run_wall_time(episodes)
+    timing = {**(timing or {}), **({"episode_wall_s": wall} if wall else {})}
+    return {
+        "format": SCORES_FORMAT,
+        "version": SCORES_VERSION,
+        "run": run,
+        "summary": summarize(episodes),
+        "episodes": list(episodes),
+        "timing": timing,
+    }
+
+
+@dataclass
+class Scores:
+    """A loaded scores file."""
+
+    path: str
+    run: dict[str, Any]
+    summary: dict[str, Any]
+    episodes: list[dict[str, Any]]
+
+    def task_scores(self) -> dict[str, float]:
+        """Mean score over trials per task, for tasks with at least one scored episode."""
+        per_task: dict[str, list[float]] = defaultdict(list)
+        for entry in self.episodes:
+            if entry["score"] is not None:
+                per_task[entry["task_id"]].append(entry["score"])
+        return {task: sum(values) / len(values) for task, values in per_task.items()}
+
+    def episodes_by_task(self) -> dict[str, list[dict[str, Any]]]:
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for entry in self.episodes:
+            grouped[entry["task_id"]].append(entry)
+        return dict(grouped)
+
+
+def load_scores(path: str | Path) -> Scores:
+    """Read a scores file; a file of any other format is a ConfigError with one clear line."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"scores file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path} is not a readable JSON scores file ({exc})") from None
+    if not isinstance(document, dict) or document.get("format") != SCORES_FORMAT:
+        raise ConfigError(
+            f'{path} is not a taugepa scores file (no "format": "{SCORES_FORMAT}"): '
+            "pass a file written by pytest --scores-out or taugepa"
+        )
+    if document.get("version") != SCORES_VERSION:
+        raise ConfigError(
+            f"{path} is a version {document.get('version')} scores file; this taugepa reads "
+            f"version {SCORES_VERSION}: rerun the benchmark to write a new one"
+        )
+    return Scores(
+        path=str(path),
+        run=document.get("run", {}),
+        summary=document.get("summary", {}),
+        episodes=list(document.get("episodes", [])),
+    )
+
+
+def to_evaluation_batch(scores: Scores, task_ids: Sequence[str] | None = None) -> Any:
+    """The scores as a `gepa.EvaluationBatch`: one output, score and trajectory per task.
+
+    The score of a task is its mean over trials. Invalid tasks cannot be scored and
+    infrastructure errors must not become fake zeros, so asking for either raises.
+    """
+    from gepa import EvaluationBatch
+
+    grouped = scores.episodes_by_task()
+    task_ids = list(task_ids) if task_ids is not None else list(grouped)
+    outputs, values, trajectories = [], [], []
+    for task_id in task_ids:
+        entries = grouped.get(task_id)
+        if not entries:
+            raise ConfigError(f"{scores.path} has no episode for task {task_id}")
+        bad = [e for e in entries if e["score"] is None]
+        if bad:
+            raise ConfigError(
+                f"{scores.path}: task {task_id} has {len(bad)} unscored episode(s) "
+                f"({bad[0]['outcome']}): rerun them before using these scores"
+            )
+        values.append(sum(e["score"] for e in entries) / len(entries))
+        outputs.append({"task_id": task_id, "outcomes": [e["outcome"] for e in entries]})
+        trajectories.append(entries)
+    return EvaluationBatch(outputs=outputs, scores=values, trajectories=trajectories)
+
+
+def run_info(
+    *,
+    wiki_path: str,
+    wiki_text: str,
+    agent: str,
+    trials: int,
+    max_steps: int,
+    think_tool: bool,
+    task_sources: Sequence[Any],
+    models: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The `run` section: everything needed to reproduce or compare the run."""
+    import hashlib
+    from dataclasses import asdict
+
+    from taugepa import __version__
+    from taugepa.world.engine import engine_info
+
+    return {
+        "taugepa_version": __version__,
+        "engine": engine_info(),
+        "wiki": {
+            "path": wiki_path,
+            "sha256": hashlib.sha256(wiki_text.encode()).hexdigest(),
+            "chars": len(wiki_text),
+        },
+        "agent": agent,
+        "models": models or {"agent": None, "user": None},
+        "trials": trials,
+        "max_steps": max_steps,
+        "think_tool": think_tool,
+        "task_sources": [asdict(source) for source in task_sources],
+        **(extra or {}),
+    }
