@@ -131,8 +131,9 @@ def test_compare_runs_two_wikis_then_compares(tmp_path, monkeypatch, capsys, v1_
     """`--wiki A --wiki B --tasks ...` runs both through the harness (scripted models over HTTP)."""
     from taugepa.cli import main
     from taugepa.tasks.loading import load_tasks
+    from taugepa.testing.scripted_models import USER_MODEL
     from taugepa.testing.scripted_optimizer import EXTRA_MODELS, WIKI_AGENT_MODEL, rule_sentence
-    from taugepa.testing.scripted_server import USER_MODEL, ScriptedServer
+    from taugepa.testing.scripted_server import ScriptedServer
     from taugepa.world.engine import DEFAULT_POLICY_PATH, write_tool_names
 
     seed = DEFAULT_POLICY_PATH.read_text()

@@ -16,7 +16,8 @@ from taugepa.rules.conversation import is_affirmative, is_negative
 from taugepa.rules.policy_rules import RULES, rules_table
 from taugepa.tasks.gold import GoldCache
 from taugepa.tasks.loading import load_tasks
-from taugepa.testing.scripted_server import Conduct, Faults, ScriptedServer, scripted_llm_config
+from taugepa.testing.scripted_models import Conduct, Faults, scripted_llm_config
+from taugepa.testing.scripted_server import ScriptedServer
 from taugepa.world.policy import Policy
 
 KEY_ENV = "TAUGEPA_TEST_COMPLIANCE_KEY"

@@ -23,13 +23,8 @@ from taugepa.results.compare import compare_scores, comparison_lines
 from taugepa.results.scores import build_scores, episode_entry, load_scores
 from taugepa.tasks.gold import GoldCache
 from taugepa.tasks.loading import load_tasks
-from taugepa.testing.scripted_server import (
-    AGENT_MODEL,
-    USER_MODEL,
-    Conduct,
-    ScriptedServer,
-    scripted_llm_config,
-)
+from taugepa.testing.scripted_models import AGENT_MODEL, USER_MODEL, Conduct, scripted_llm_config
+from taugepa.testing.scripted_server import ScriptedServer
 from taugepa.world.engine import write_tool_names
 
 REPO = Path(__file__).resolve().parent.parent

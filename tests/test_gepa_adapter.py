@@ -17,8 +17,9 @@ from taugepa.optimize.adapter import (
 from taugepa.results.scores import load_scores, to_evaluation_batch
 from taugepa.rules.audit import audit_tasks, gold_policy_note
 from taugepa.tasks.loading import load_tasks
+from taugepa.testing.scripted_models import scripted_llm_config
 from taugepa.testing.scripted_optimizer import EXTRA_MODELS, WIKI_AGENT_MODEL, rule_sentence
-from taugepa.testing.scripted_server import ScriptedServer, scripted_llm_config
+from taugepa.testing.scripted_server import ScriptedServer
 from taugepa.world.engine import DEFAULT_POLICY_PATH
 from taugepa.world.policy import load_policy
 

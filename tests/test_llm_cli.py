@@ -6,7 +6,8 @@ import pytest
 
 from taugepa.cli import main
 from taugepa.tasks.loading import load_tasks
-from taugepa.testing.scripted_server import AGENT_MODEL, USER_MODEL, ScriptedServer
+from taugepa.testing.scripted_models import AGENT_MODEL, USER_MODEL
+from taugepa.testing.scripted_server import ScriptedServer
 
 KEY_ENV = "TAUGEPA_CLI_TEST_KEY"
 KEY = "sk-cli-test-31f7aa0c"

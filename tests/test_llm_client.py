@@ -18,7 +18,8 @@ from taugepa.llm.config import Endpoint, LLMConfigError, public_url
 from taugepa.llm.prices import PriceTable, parse_prices
 from taugepa.llm.wire import parse_retry_after
 from taugepa.tasks.loading import load_tasks
-from taugepa.testing.scripted_server import AGENT_MODEL, USER_MODEL, Faults, ScriptedServer
+from taugepa.testing.scripted_models import AGENT_MODEL, USER_MODEL, Faults
+from taugepa.testing.scripted_server import ScriptedServer
 
 KEY = "sk-test-client-0123456789abcdef"
 

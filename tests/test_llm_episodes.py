@@ -20,7 +20,8 @@ from taugepa.llm.config import LLMConfigError
 from taugepa.protocol import INVALID, PASSED, STOP_MARKER
 from taugepa.tasks.gold import GoldCache
 from taugepa.tasks.loading import load_tasks
-from taugepa.testing.scripted_server import Faults, ScriptedServer, scripted_llm_config
+from taugepa.testing.scripted_models import Faults, scripted_llm_config
+from taugepa.testing.scripted_server import ScriptedServer
 
 KEY_ENV = "TAUGEPA_TEST_LLM_KEY"
 KEY = "sk-test-episodes-5f0c2a9e7d1b"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from taugepa.tasks.loading import load_tasks
-from taugepa.testing.scripted_server import AGENT_MODEL, USER_MODEL, Faults, ScriptedServer
+from taugepa.testing.scripted_models import AGENT_MODEL, USER_MODEL, Faults
+from taugepa.testing.scripted_server import ScriptedServer
 
 REPO = Path(__file__).resolve().parent.parent
 KEY_ENV = "TAUGEPA_PLUGIN_TEST_KEY"

@@ -21,10 +21,11 @@ import pytest
 
 from taugepa.cli import main
 from taugepa.errors import ConfigError
-from taugepa.optimize.run import RolloutPlan
+from taugepa.optimize.settings import RolloutPlan
 from taugepa.tasks.loading import load_tasks
+from taugepa.testing.scripted_models import USER_MODEL, Faults
 from taugepa.testing.scripted_optimizer import EXTRA_MODELS, REFLECTION_MODEL, WIKI_AGENT_MODEL, rule_sentence
-from taugepa.testing.scripted_server import USER_MODEL, Faults, ScriptedServer
+from taugepa.testing.scripted_server import ScriptedServer
 from taugepa.world.engine import DEFAULT_POLICY_PATH
 
 KEY_ENV, KEY = "TAUGEPA_TEST_OPT_KEY", "sk-test-optimize-4242"

@@ -102,7 +102,7 @@ def build_settings(args: argparse.Namespace) -> Any:
     from taugepa.llm.settings import llm_settings_from_args
     from taugepa.optimize.adapter import HarnessSettings
     from taugepa.optimize.reflection_model import ReflectionSettings
-    from taugepa.optimize.run import OptimizeSettings
+    from taugepa.optimize.settings import OptimizeSettings
     from taugepa.rules.compliance import objective_score
     from taugepa.tasks.loading import DEFAULT_TASK_SET
     from taugepa.world.engine import DEFAULT_POLICY_PATH

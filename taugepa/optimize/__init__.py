@@ -7,11 +7,11 @@ reflective records; `run_optimize` is `taugepa optimize`: split, plan, GEPA, res
 from taugepa._lazy import lazy_exports
 
 _EXPORTS = {
-    "OUTPUT_FILES": "taugepa.optimize.run",
-    "SETTINGS_FILE": "taugepa.optimize.run",
-    "OptimizeSettings": "taugepa.optimize.run",
-    "RolloutPlan": "taugepa.optimize.run",
-    "OptimizeOutcome": "taugepa.optimize.run",
+    "OUTPUT_FILES": "taugepa.optimize.settings",
+    "SETTINGS_FILE": "taugepa.optimize.settings",
+    "OptimizeSettings": "taugepa.optimize.settings",
+    "RolloutPlan": "taugepa.optimize.settings",
+    "OptimizeOutcome": "taugepa.optimize.settings",
     "select_tasks": "taugepa.optimize.run",
     "run_optimize": "taugepa.optimize.run",
     "WIKI_COMPONENT": "taugepa.optimize.adapter",

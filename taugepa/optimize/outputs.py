@@ -12,12 +12,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from taugepa.files import write_json_atomically, write_text_atomically
-
-if TYPE_CHECKING:
-    from taugepa.optimize.run import OptimizeOutcome, OptimizeSettings, RolloutPlan
+from taugepa.optimize.settings import OptimizeOutcome, OptimizeSettings, RolloutPlan
 
 
 class ProgressLines:
@@ -107,7 +105,6 @@ def write_outputs(
     reflection: Any,
 ) -> OptimizeOutcome:
     """Write the run's outputs and return its figures."""
-    from taugepa.optimize.run import OptimizeOutcome
 
     run_dir = settings.run_dir
     wikis = [candidate["wiki"] for candidate in result.candidates]

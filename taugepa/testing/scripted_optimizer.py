@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from taugepa.testing.scripted_server import ScriptedModels
+from taugepa.testing.scripted_models import ScriptedModels
 from taugepa.world.engine import write_tool_names
 
 WIKI_AGENT_MODEL = "scripted-wiki-agent"

@@ -1,32 +1,19 @@
-"""A real OpenAI-compatible HTTP server whose models play tasks from their gold actions.
+"""A real OpenAI-compatible HTTP server for the scripted models, with reproducible faults.
 
 For tests and benchmarks of the LLM path without any LLM: the client, the retries, the
-cache and the episode loop all run for real over HTTP on 127.0.0.1.
+cache and the episode loop all run for real over HTTP on 127.0.0.1. What each model answers
+is `taugepa.testing.scripted_models`; this module is the wire: any unknown model gets a 404,
+a wrong API key a 401.
 
-- Model `scripted-agent` plays the agent: it recognises the task from the first user
-  message, calls the gold actions one per turn (counting the successful tool results in the
-  transcript), then says it is done, quoting the task's required outputs. `plays` gives it
-  other actions to make for a task (to break policy rules on purpose), and its `Conduct`
-  says how it treats the user: by default it writes without asking, as tau-bench's gold
-  does; with `confirm_writes` it lists each write and asks for a yes first; with `chatty`
-  its tool calls come with a line of text.
-- Model `scripted-user` plays the customer: it recognises the task from the instruction in
-  the user simulator's system prompt, opens with the instruction, answers the agent's
-  confirmation question (`Conduct.answer`, a yes by default), and stops (`###STOP###`) as
-  soon as the agent says anything else.
-- Any other model gets a 404, a wrong API key a 401.
+Transient faults are a pure function of the request body and its attempt number, so runs
+are reproducible: 429 with Retry-After, 500, 503 with Retry-After, a hang past the client's
+timeout, a dropped connection, a 200 whose body is not a completion; at most
+`max_in_a_row` times for one request so that retries succeed. A fixed latency per answer
+simulates a remote model. `stats()` (or `GET /_stats`) counts requests, faults and the most
+requests ever in flight at once.
 
-Everything the server does is a pure function of the request body, so runs are
-reproducible, and so are the injected faults: transient ones (429 with Retry-After, 500,
-503 with Retry-After, a hang past the client's timeout, a dropped connection, a 200 whose
-body is not a completion), at most
-`max_in_a_row` times for one request so that retries succeed; and agent misbehaviour
-answered with 200 (malformed tool-call JSON, an unknown tool name, two calls in one
-message), after which the scripted agent recovers. A fixed latency per answer simulates a
-remote model. `stats()` (or `GET /_stats`) counts requests, faults and the most requests
-ever in flight at once.
-
-Run it alone: `python -m taugepa.testing.scripted_server --tasks FILE --latency 0.3`.
+Run it alone: `python -m taugepa.testing.scripted_server --tasks FILE --latency 0.3`
+(`--optimizer-models` also serves the models of `taugepa.testing.scripted_optimizer`).
 """
 
 from __future__ import annotations
@@ -40,51 +27,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from taugepa.episode.user_sim import instruction_from_prompt
-from taugepa.llm.config import LLMConfig
-from taugepa.protocol import STOP_MARKER
+from taugepa.tasks.loading import load_tasks
 from taugepa.tasks.model import Action, Task
-from taugepa.world.engine import write_tool_names
-
-AGENT_MODEL = "scripted-agent"
-USER_MODEL = "scripted-user"
-TRANSIENT_KINDS = ("429", "500", "503", "timeout", "disconnect", "garbage")
-CONFIRM_QUESTION = "Do you confirm? Please answer yes or no."
-CHATTY_LINE = "One moment, let me take care of that."
-
-
-@dataclass(frozen=True)
-class Conduct:
-    """How the scripted agent treats the user (the defaults are its original manners)."""
-
-    confirm_writes: bool = False  # list each write and ask CONFIRM_QUESTION before making it
-    answer: str = "Yes, please go ahead."  # what the scripted user answers to that question
-    chatty: bool = False  # every tool call comes with CHATTY_LINE as text
-
-
-@dataclass(frozen=True)
-class Faults:
-    """What goes wrong, and how often (shares of requests, decided by hashing the request)."""
-
-    rate: float = 0.0  # transient faults: answered with an error, the client must retry
-    kinds: tuple[str, ...] = TRANSIENT_KINDS
-    max_in_a_row: int = 2  # one request fails at most this often in a row
-    retry_after: float = 0.05  # seconds, sent with 429 and 503
-    hang: float = 2.0  # a "timeout" answers after this long (set it above the client's timeout)
-    malformed_arguments: float = 0.0  # agent answers whose tool-call arguments are not JSON
-    unknown_tool: float = 0.0  # agent answers that call a tool that does not exist
-    parallel_calls: float = 0.0  # agent answers with the right call plus a second one
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        unknown = set(self.kinds) - set(TRANSIENT_KINDS)
-        if unknown:
-            raise ValueError(f"unknown fault kinds {sorted(unknown)}: choose from {TRANSIENT_KINDS}")
+from taugepa.testing.scripted_models import Conduct, ExtraModel, Faults, ScriptedModels, request_unit
+from taugepa.testing.scripted_optimizer import EXTRA_MODELS
 
 
 @dataclass
@@ -103,133 +54,6 @@ class ServerStats:
         for name in ("by_model", "faults", "misbehaviour"):
             data[name] = dict(getattr(self, name))
         return data
-
-
-def _unit(*parts: Any) -> float:
-    """A deterministic number in [0, 1) from the parts."""
-    digest = hashlib.sha256(json.dumps(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-# An extra scripted model: (the models, the request body, its digest) -> the assistant message.
-ExtraModel = Callable[["ScriptedModels", dict[str, Any], str], dict[str, Any]]
-
-
-class ScriptedModels:
-    """The scripted models: the answer to a request is a function of the request alone.
-
-    `extra` adds models by name (for example the wiki-dependent agent and the reflection
-    model of `taugepa.testing.scripted_optimizer`).
-    """
-
-    def __init__(
-        self,
-        tasks: Iterable[Task],
-        faults: Faults = Faults(),
-        conduct: Conduct = Conduct(),
-        plays: Mapping[str, Sequence[Action]] | None = None,
-        extra: dict[str, ExtraModel] | None = None,
-    ):
-        self.tasks = {task.instruction: task for task in tasks}
-        self.faults = faults
-        self.conduct = conduct
-        self.plays = dict(plays or {})  # task id -> the actions to make instead of the gold
-        self.writes = write_tool_names()
-        self.extra = dict(extra or {})
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return (AGENT_MODEL, USER_MODEL, *self.extra)
-
-    def answer(self, body: dict[str, Any], digest: str) -> dict[str, Any]:
-        """The assistant message for a request to one of the scripted models."""
-        model = body.get("model")
-        if model in self.extra:
-            return self.extra[model](self, body, digest)
-        if model == USER_MODEL:
-            return self._user(body.get("messages") or [])
-        return self._agent(body.get("messages") or [], digest)
-
-    def _user(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        system = next((m.get("content") or "" for m in messages if m.get("role") == "system"), "")
-        instruction = instruction_from_prompt(system)
-        task = self.tasks.get(instruction or "")
-        if task is None:
-            return {"role": "assistant", "content": "I am not sure why I am here. " + STOP_MARKER}
-        said_before = sum(1 for m in messages if m.get("role") == "assistant")
-        if said_before == 0:
-            return {"role": "assistant", "content": task.instruction}
-        asked = str(messages[-1].get("content") or "") if messages[-1].get("role") == "user" else ""
-        return {
-            "role": "assistant",
-            "content": self.conduct.answer if CONFIRM_QUESTION in asked else STOP_MARKER,
-        }
-
-    def task_of(self, messages: list[dict[str, Any]]) -> Task | None:
-        """The task an agent-side conversation is about (its first user message is the instruction)."""
-        first_user = next((m.get("content") for m in messages if m.get("role") == "user"), None)
-        return self.tasks.get(first_user or "")
-
-    def _agent(
-        self, messages: list[dict[str, Any]], digest: str, plan: Sequence[Action] | None = None
-    ) -> dict[str, Any]:
-        """Call `plan` (default: the task's plays, else its gold) one per turn, then close."""
-        task = self.task_of(messages)
-        if task is None:
-            return {"role": "assistant", "content": "Sorry, I cannot tell which task this is."}
-        actions = tuple(plan) if plan is not None else self.plays.get(task.id, task.actions)
-        done = sum(
-            1
-            for m in messages
-            if m.get("role") == "tool" and not str(m.get("content") or "").startswith("Error:")
-        )
-        if done >= len(actions):
-            closing = "Your request has been handled."
-            if task.outputs:
-                closing += " The answer: " + "; ".join(task.outputs) + "."
-            return {"role": "assistant", "content": closing}
-        action = actions[done]
-        if self.conduct.confirm_writes and action.name in self.writes and not _answered(messages):
-            details = f"{action.name} with {json.dumps(action.kwargs)}"
-            return {"role": "assistant", "content": f"I am about to call {details}. {CONFIRM_QUESTION}"}
-        call = {
-            "id": f"call_{digest[:16]}_0",
-            "type": "function",
-            "function": {"name": action.name, "arguments": json.dumps(action.kwargs)},
-        }
-        last = messages[-1] if messages else {}
-        recovering = last.get("role") == "tool" and str(last.get("content") or "").startswith("Error:")
-        text = CHATTY_LINE if self.conduct.chatty else None
-        if not recovering:
-            call, extra = self._misbehave(call, digest)
-            if extra:
-                return {"role": "assistant", "content": text, "tool_calls": [call, *extra]}
-        return {"role": "assistant", "content": text, "tool_calls": [call]}
-
-    def _misbehave(self, call: dict[str, Any], digest: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        faults, draw = self.faults, _unit(self.faults.seed, digest, "misbehave")
-        function = call["function"]
-        if draw < faults.malformed_arguments:
-            bad = {**call, "function": {**function, "arguments": function["arguments"][:-1] + ",}"}}
-            return bad, []
-        draw -= faults.malformed_arguments
-        if draw < faults.unknown_tool:
-            return {**call, "function": {**function, "name": "lookup_" + function["name"]}}, []
-        draw -= faults.unknown_tool
-        if draw < faults.parallel_calls:
-            return call, [{**call, "id": call["id"][:-1] + "1"}]
-        return call, []
-
-    def misbehaviour_of(self, message: dict[str, Any]) -> str | None:
-        """Which misbehaviour an answer shows (for the statistics)."""
-        calls = message.get("tool_calls") or []
-        if len(calls) > 1:
-            return "parallel_calls"
-        if calls and calls[0]["function"]["name"].startswith("lookup_"):
-            return "unknown_tool"
-        if calls and calls[0]["function"]["arguments"].endswith(",}"):
-            return "malformed_arguments"
-        return None
 
 
 class ScriptedServer:
@@ -334,12 +158,12 @@ class ScriptedServer:
             if faults.rate <= 0 or self._in_a_row[digest] >= faults.max_in_a_row:
                 self._in_a_row[digest] = 0
                 return None
-            draw = _unit(faults.seed, digest, attempt)
+            draw = request_unit(faults.seed, digest, attempt)
             if draw >= faults.rate:
                 self._in_a_row[digest] = 0
                 return None
             self._in_a_row[digest] += 1
-        kind = faults.kinds[int(_unit(faults.seed, digest, attempt, "kind") * len(faults.kinds))]
+        kind = faults.kinds[int(request_unit(faults.seed, digest, attempt, "kind") * len(faults.kinds))]
         self.count("faults", kind)
         return kind
 
@@ -469,34 +293,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def _answered(messages: list[dict[str, Any]]) -> bool:
-    """Whether the user has just answered the agent's confirmation question."""
-    if len(messages) < 2 or messages[-1].get("role") != "user":
-        return False
-    question = messages[-2]
-    return question.get("role") == "assistant" and CONFIRM_QUESTION in str(question.get("content") or "")
-
-
 def _error(message: str, code: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error", "code": code}}
 
 
-def scripted_llm_config(base_url: str, api_key_env: str, **settings: Any) -> LLMConfig:
-    """LLM settings that point both sides at a scripted server's two models."""
-    models = {"agent_model": AGENT_MODEL, "user_model": USER_MODEL}
-    return LLMConfig(base_url=base_url, api_key_env=api_key_env, **{**models, **settings})
-
-
-def _optimizer_models() -> dict[str, ExtraModel]:
-    from taugepa.testing.scripted_optimizer import EXTRA_MODELS
-
-    return EXTRA_MODELS
-
-
 def main(argv: list[str] | None = None) -> int:
     """Serve until interrupted; prints the base URL on the first line of stdout."""
-    from taugepa.tasks.loading import load_tasks
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", action="append", required=True, help="task file or built-in set")
     parser.add_argument("--port", type=int, default=0)
@@ -545,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         conduct=conduct,
         plays=plays,
-        extra_models=_optimizer_models() if args.optimizer_models else None,
+        extra_models=EXTRA_MODELS if args.optimizer_models else None,
     )
     print(server.base_url, flush=True)
     try:
