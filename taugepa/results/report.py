@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,11 +27,11 @@ from taugepa.episode.efficiency import METRICS, WALL, format_figure, run_wall_ti
 from taugepa.errors import ConfigError
 from taugepa.files import write_text_atomically
 from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
+from taugepa.results.report_charts import charts
+from taugepa.results.report_tasks import comparison_table, task_table
 from taugepa.results.scores import Scores, load_scores, summarize
-from taugepa.results.transcript import TRANSCRIPT_CSS, render_episode_body
+from taugepa.results.transcript import TRANSCRIPT_CSS
 from taugepa.rules.compliance import DEFINITE
-
-OUTCOME_MARKS = {PASSED: "✓", FAILED: "✗", INVALID: "∅", ERROR: "!"}
 
 PAGE_CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -127,7 +125,7 @@ def build_report(runs: Sequence[ReportRun], title: str) -> str:
         "<h2>Summary</h2>",
         summary_table(runs),
         "<h2>Charts</h2>",
-        charts(runs),
+        charts([run.label for run in runs], [run.summary for run in runs]),
     ]
     if len(runs) > 1:
         sections += ["<h2>Per-task comparison</h2>", comparison_table(runs)]
@@ -290,260 +288,3 @@ def _agreement(run: ReportRun) -> str:
         return "—"
     agreeing = sum(1 for r in recorded if r.get("agrees"))
     return f"{agreeing}/{len(recorded)}"
-
-
-# ---------------------------------------------------------------- charts
-
-
-def charts(runs: Sequence[ReportRun]) -> str:
-    """The three charts as embedded PNG images."""
-    labels = [run.label for run in runs]
-    groups = sorted({name for run in runs for name in run.summary["by_group"]})
-    actions = sorted({name for run in runs for name in run.summary["by_action"]})
-    images = [
-        (
-            "Pass rate by group",
-            _bar_chart(groups, [_tallies(run.summary["by_group"], groups) for run in runs], labels, False),
-        ),
-        (
-            "Pass rate by gold action",
-            _bar_chart(actions, [_tallies(run.summary["by_action"], actions) for run in runs], labels, True),
-        ),
-        ("pass^k", _pass_k_chart(runs)),
-    ]
-    return (
-        '<div class="tg-charts">'
-        + "".join(
-            f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{escape(caption)}</figcaption></figure>"
-            for caption, data in images
-        )
-        + "</div>"
-    )
-
-
-def _tallies(tallies: dict[str, dict[str, Any]], names: Sequence[str]) -> list[dict[str, Any] | None]:
-    return [tallies.get(name) for name in names]
-
-
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def _png(figure: Any) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _bar_chart(
-    names: Sequence[str],
-    series: Sequence[Sequence[dict[str, Any] | None]],
-    labels: Sequence[str],
-    horizontal: bool,
-) -> str:
-    """Grouped bars of pass rates (%), each labelled passed/scored; nothing scored draws no bar."""
-    rows = max(len(names), 1) * max(1.0, len(series) * 0.6)
-    figure = _figure(9, 1.0 + 0.3 * rows) if horizontal else _figure(9, 3.0)
-    axes = figure.add_subplot()
-    width = 0.8 / max(len(series), 1)
-    for number, (tallies, label) in enumerate(zip(series, labels, strict=True)):
-        positions = [i + (number - (len(series) - 1) / 2) * width for i in range(len(names))]
-        rates = [t["pass_rate"] if t else None for t in tallies]
-        values = [100 * r if r is not None else 0 for r in rates]
-        bars = (axes.barh if horizontal else axes.bar)(positions, values, width, label=label)
-        texts = [
-            f"{t['passed']}/{t['passed'] + t['failed']}" if t and t["pass_rate"] is not None else ""
-            for t in tallies
-        ]
-        axes.bar_label(bars, labels=texts, fontsize=7, padding=2)
-    if horizontal:
-        axes.set_yticks(range(len(names)), names, fontsize=8)
-        axes.invert_yaxis()
-        axes.set_xlim(0, 112)
-        axes.set_xlabel("pass rate (%)")
-    else:
-        axes.set_xticks(range(len(names)), names)
-        axes.set_ylim(0, 112)
-        axes.set_ylabel("pass rate (%)")
-    if len(series) > 1:
-        figure.legend(fontsize=8, loc="outside upper center", ncols=min(len(series), 4))
-    return _png(figure)
-
-
-def _pass_k_chart(runs: Sequence[ReportRun]) -> str:
-    figure = _figure(6, 3.4)
-    axes = figure.add_subplot()
-    largest = 1
-    for run in runs:
-        values = run.summary["pass_k"]["values"]
-        points = [(int(k), 100 * v) for k, v in values.items() if v is not None]
-        if points:
-            largest = max(largest, max(k for k, _ in points))
-            axes.plot(*zip(*points, strict=True), marker="o", label=run.label)
-    axes.set_xticks(range(1, largest + 1))
-    axes.set_xlabel("k (trials that must all pass)")
-    axes.set_ylabel("pass^k (%)")
-    axes.set_ylim(0, 105)
-    axes.grid(alpha=0.3)
-    if len(runs) > 1:
-        figure.legend(fontsize=8, loc="outside upper center", ncols=min(len(runs), 4))
-    return _png(figure)
-
-
-# ---------------------------------------------------------------- tasks
-
-
-def _task_order(runs: Sequence[ReportRun]) -> list[str]:
-    return list(dict.fromkeys(e["task_id"] for run in runs for e in run.scores.episodes))
-
-
-def _marks(entries: Sequence[dict[str, Any]]) -> str:
-    return "".join(
-        f'<span class="tg-badge o-{escape(e["outcome"])}" title="trial {int(e["trial"])}: '
-        f'{escape(e["outcome"])}">{OUTCOME_MARKS.get(e["outcome"], "?")}</span>'
-        for e in entries
-    )
-
-
-def _passes(entries: Sequence[dict[str, Any]]) -> tuple[int, int]:
-    scored = [e for e in entries if e["outcome"] in (PASSED, FAILED)]
-    return sum(e["outcome"] == PASSED for e in scored), len(scored)
-
-
-def comparison_table(runs: Sequence[ReportRun]) -> str:
-    """Every task's passes per file; with two files, which tasks were fixed or broken."""
-    grouped = [run.scores.episodes_by_task() for run in runs]
-    two = len(runs) == 2
-    rows, changes = [], {"fixed": 0, "broken": 0, "same": 0, "not comparable": 0}
-    for task_id in _task_order(runs):
-        cells, rates = [], []
-        for tasks in grouped:
-            entries = tasks.get(task_id, [])
-            passed, scored = _passes(entries)
-            rates.append(passed / scored if scored else None)
-            cells.append(f"<td>{_marks(entries)} {passed}/{scored}</td>" if entries else "<td>—</td>")
-        change = ""
-        if two:
-            before, after = rates
-            change = (
-                "not comparable"
-                if before is None or after is None
-                else "fixed"
-                if after > before
-                else "broken"
-                if after < before
-                else "same"
-            )
-            changes[change] += 1
-            cells.append(f"<td>{change}</td>")
-        differs = len({rate for rate in rates}) > 1
-        css = ' class="tg-changed"' if differs else ""
-        rows.append(
-            f'<tr{css} data-outcomes="{"changed" if differs else "same"}"><td>{escape(task_id)}</td>'
-            + "".join(cells)
-            + "</tr>"
-        )
-    header = "".join(f"<th>{escape(run.label)}</th>" for run in runs) + ("<th>change</th>" if two else "")
-    note = ""
-    if two:
-        note = (
-            f"<p>From <b>{escape(runs[0].label)}</b> to <b>{escape(runs[1].label)}</b>: "
-            + ", ".join(f"{count} {name}" for name, count in changes.items())
-            + " (a task is fixed or broken when its share of passing trials rose or fell).</p>"
-        )
-    return (
-        note
-        + _filter_bar("compare", [("changed", "differs"), ("same", "same")])
-        + f'<table class="tg" id="compare"><thead><tr><th>task</th>{header}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _filter_bar(table_id: str, choices: Sequence[tuple[str, str]]) -> str:
-    options = '<option value="">all</option>' + "".join(
-        f'<option value="{escape(value)}">{escape(text)}</option>' for value, text in choices
-    )
-    return (
-        f'<div class="tg-filter" data-table="{escape(table_id)}">filter: '
-        f'<input type="search" placeholder="task, action or text"> <select>{options}</select></div>'
-    )
-
-
-def task_table(run: ReportRun, number: int) -> str:
-    """One row per task: outcomes per trial, feedback, and the transcripts behind a click."""
-    table_id = f"tasks-{number}"
-    rescored = any("recorded" in e for e in run.scores.episodes)
-    rows = []
-    for task_id, entries in run.scores.episodes_by_task().items():
-        entries = sorted(entries, key=lambda e: e["trial"])
-        first = entries[0]
-        passed, scored = _passes(entries)
-        headline = _headline(entries)
-        recorded_cell = ""
-        if rescored:
-            recorded_cell = f"<td>{_recorded(entries)}</td>"
-        episodes = "".join(
-            f"<h4>trial {int(e['trial'])}</h4>{_recorded_note(e)}{render_episode_body(e)}" for e in entries
-        )
-        outcomes = " ".join(sorted({e["outcome"] for e in entries}))
-        broke = sum(1 for e in entries if (e.get("compliance") or {}).get("compliant") is False)
-        if broke:
-            outcomes += " broke-policy"
-        rows.append(
-            f'<tr data-outcomes="{escape(outcomes)}"><td>{escape(task_id)}</td>'
-            f"<td>{escape(str(first.get('group', '')))}</td>"
-            f"<td>{escape(', '.join(first.get('gold_action_names', [])))}</td>"
-            f"<td>{_marks(entries)} {passed}/{scored}{_policy_mark(broke, len(entries))}</td>{recorded_cell}"
-            f'<td><details class="tg-transcript" id="{escape(table_id)}-{escape(task_id)}" '
-            f'data-task="{escape(task_id)}"><summary>{escape(headline)}</summary>{episodes}</details></td></tr>'
-        )
-    header = "<th>task</th><th>group</th><th>gold actions</th><th>outcome</th>"
-    header += "<th>recorded</th>" if rescored else ""
-    header += "<th>feedback (click for the transcript)</th>"
-    return (
-        _filter_bar(
-            table_id, [*((o, o) for o in (PASSED, FAILED, INVALID, ERROR)), ("broke-policy", "broke policy")]
-        )
-        + f'<table class="tg" id="{escape(table_id)}"><thead><tr>{header}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _policy_mark(broke: int, trials: int) -> str:
-    if not broke:
-        return ""
-    title = f"{broke} of {trials} trial(s) broke a policy rule for certain (definite violation)"
-    return f' <span class="tg-sev-definite tg-policy-mark" title="{escape(title)}">⚠ policy</span>'
-
-
-def _headline(entries: Sequence[dict[str, Any]]) -> str:
-    """The first line of the first non-passing trial's feedback (or the pass message)."""
-    worst = next((e for e in entries if e["outcome"] != PASSED), entries[0])
-    lines = (worst.get("feedback") or worst["outcome"]).splitlines()
-    return lines[0] if lines else worst["outcome"]
-
-
-def _recorded(entries: Sequence[dict[str, Any]]) -> str:
-    parts = []
-    for entry in entries:
-        recorded = entry.get("recorded")
-        if not recorded:
-            continue
-        reward = recorded.get("recorded_reward")
-        text = "—" if reward is None else f"{reward:g}"
-        css = "o-passed" if recorded.get("agrees") else "o-failed"
-        title = "agrees" if recorded.get("agrees") else f"disagrees: {recorded.get('reason')}"
-        parts.append(f'<span class="{css}" title="{escape(title)}">{escape(text)}</span>')
-    return " ".join(parts)
-
-
-def _recorded_note(entry: dict[str, Any]) -> str:
-    recorded = entry.get("recorded")
-    if not recorded:
-        return ""
-    text = f"recorded reward {json.dumps(recorded.get('recorded_reward'))}: "
-    text += "agrees" if recorded.get("agrees") else f"disagrees — {recorded.get('reason')}"
-    return f'<p class="tg-muted">{escape(text)}</p>'
