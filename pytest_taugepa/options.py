@@ -22,6 +22,7 @@ from taugepa.results.scores import Scores, load_scores
 from taugepa.rules.audit import FILTERS
 from taugepa.tasks.loading import DEFAULT_TASK_SET
 from taugepa.world.engine import DEFAULT_POLICY_PATH
+from taugepa.world.policy import read_wiki
 
 DEFAULT_TASKS = (DEFAULT_TASK_SET,)
 DEFAULT_SCORES_OUT = "taugepa-scores.json"
@@ -154,19 +155,6 @@ def _positive_int(value: Any, flag: str, default: int) -> int:
     if number < 1:
         raise ConfigError(f"{flag} must be at least 1, got {number}")
     return number
-
-
-def read_wiki(path: Path) -> str:
-    """The wiki text; a missing, unreadable or empty file is a ConfigError."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"wiki file not found: {path} (pass --wiki PATH to a policy text file)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read wiki file {path}: {exc}") from None
-    if not text.strip():
-        raise ConfigError(f"wiki file {path} is empty: the agent needs the policy text")
-    return text
 
 
 def resolve_settings(config: pytest.Config) -> BenchmarkSettings:

@@ -78,7 +78,6 @@ def register(subparsers: Any) -> None:
 
 def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
     """Run the benchmark with each wiki; return the two loaded scores files."""
-    from pytest_taugepa.options import read_wiki
     from taugepa.errors import ConfigError
     from taugepa.files import write_json_atomically
     from taugepa.llm.settings import llm_settings_from_args
@@ -86,6 +85,7 @@ def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
     from taugepa.results.benchmark_run import benchmark_scores
     from taugepa.results.scores import load_scores
     from taugepa.tasks.loading import DEFAULT_TASK_SET, load_tasks
+    from taugepa.world.policy import read_wiki
 
     if len(args.wiki) != 2:
         raise ConfigError("give two scores files, or --wiki twice (baseline, then candidate) with --tasks")

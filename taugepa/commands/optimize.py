@@ -97,7 +97,6 @@ def _positive(value: int | None, flag: str) -> None:
 
 
 def build_settings(args: argparse.Namespace) -> Any:
-    from pytest_taugepa.options import read_wiki
     from taugepa.errors import ConfigError
     from taugepa.llm.settings import llm_settings_from_args
     from taugepa.optimize.adapter import HarnessSettings
@@ -106,6 +105,7 @@ def build_settings(args: argparse.Namespace) -> Any:
     from taugepa.rules.compliance import objective_score
     from taugepa.tasks.loading import DEFAULT_TASK_SET
     from taugepa.world.engine import DEFAULT_POLICY_PATH
+    from taugepa.world.policy import read_wiki
 
     if args.violation_penalty < 0:
         raise ConfigError(f"--violation-penalty must be 0 or more, got {args.violation_penalty:g}")

@@ -176,3 +176,16 @@ def load_policy(path: str | Path | None = None) -> Policy:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read policy file {target}: {exc}") from None
     return Policy.from_text(text, str(path) if path is not None else str(target))
+
+
+def read_wiki(path: Path) -> str:
+    """The wiki text; a missing, unreadable or empty file is a ConfigError."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"wiki file not found: {path} (pass --wiki PATH to a policy text file)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read wiki file {path}: {exc}") from None
+    if not text.strip():
+        raise ConfigError(f"wiki file {path} is empty: the agent needs the policy text")
+    return text
