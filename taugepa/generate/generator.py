@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taugepa.errors import TaugepaError
-from taugepa.generate.scenarios import Draft, Generator
+from taugepa.generate.base import Draft, Generator
 from taugepa.rules.audit import CLEAN, audit_task
 from taugepa.tasks.loading import parse_v1_tasks
 from taugepa.world.engine import AirlineWorld, write_tool_names
