@@ -20,10 +20,8 @@ from taugepa.generate import phrasing as say
 from taugepa.world.engine import AirlineWorld, get_world, write_tool_names
 from taugepa.world.facts import (
     EXTRA_BAG_PRICE,
-    INSURANCE_PRICE,
     EngineState,
     booked_within_24h,
-    expected_nonfree_bags,
     flown_segments,
     itinerary_problems,
     paid_bags_after_adding,
@@ -223,6 +221,31 @@ class Generator:
     def price(itinerary: list[Any], cabin: str) -> int:
         return sum(f.prices[cabin] for f in itinerary)
 
+    def choose(
+        self,
+        engine: Any,
+        origin: str,
+        destination: str,
+        day: str,
+        cabin: str,
+        passengers: int,
+        cheapest: bool,
+    ) -> list[Any] | None:
+        """An itinerary with seats for `passengers` in `cabin`: with `cheapest`, the day's cheapest direct
+        flight (None on a tie); otherwise any direct or one-stop itinerary, drawn at random."""
+        options = [i for i in self.itineraries(engine, origin, destination, day)]
+        if cheapest:
+            direct = [i for i in options if len(i) == 1]
+            if not direct:
+                return None
+            ranked = sorted(direct, key=lambda i: self.price(i, cabin))
+            if len(ranked) > 1 and self.price(ranked[0], cabin) == self.price(ranked[1], cabin):
+                return None  # no single cheapest flight
+            best = ranked[0]
+            return best if self.seats_ok(best, cabin, passengers) else None
+        usable = [i for i in options if self.seats_ok(i, cabin, passengers)]
+        return self.rng.choice(usable) if usable else None
+
     # ------------------------------------------------------------------ people
 
     def new_person(self, exclude: set[str]) -> dict[str, str]:
@@ -320,126 +343,6 @@ class Generator:
             )
         )
         return plan, sentence
-
-    # ------------------------------------------------------------------ scenarios: bookings
-
-    def book(self, trip: str, cheapest: bool) -> Draft | None:
-        rng, engine = self.rng, self.engine()
-        user_id = rng.choice(self.pools.users)
-        user = self.pools.user(user_id)
-        if len(user.reservations) >= 10:
-            return None
-        codes = sorted(say.CITIES)
-        origin, destination = rng.sample(codes, 2)
-        days = self.dates(last=LAST_DAY - timedelta(days=2 if trip == "round_trip" else 0))
-        out_day = rng.choice(days)
-        passengers = rng.choice((1, 1, 1, 2, 2, 3))
-        cabin = rng.choice(("basic_economy", "economy", "economy", "business"))
-        outbound = self.choose(engine, origin, destination, out_day, cabin, passengers, cheapest)
-        if outbound is None:
-            return None
-        legs = self.legs_of(outbound, out_day)
-        flights = list(outbound)
-        back_day = None
-        if trip == "round_trip":
-            back_day = rng.choice([d for d in self.dates() if d > out_day][:6] or [out_day])
-            inbound = self.choose(engine, destination, origin, back_day, cabin, passengers, cheapest)
-            if inbound is None:
-                return None
-            legs += self.legs_of(inbound, back_day)
-            flights += inbound
-        problems = itinerary_problems(
-            EngineState(engine), [{"flight_number": n, "date": d} for n, d in legs], origin, destination, trip
-        )
-        if problems:
-            return None
-        scenario = "book_cheapest" if cheapest else f"book_{trip}"
-        draft = self.start(scenario, user_id, (origin, destination, out_day, back_day, cabin))
-        if draft is None:
-            return None
-        people, phrases = self.passengers_for(user, passengers)
-        free = self.free_bags(user, cabin)
-        total_bags = rng.choice((0, 0, 1, 1, 2, 3, free * passengers + 1))
-        nonfree = expected_nonfree_bags(total_bags, passengers, free)
-        if total_bags:
-            draft.reasoning += 1  # the agent works out which bags are free
-        insured = rng.random() < 0.4
-        total = (
-            self.price(flights, cabin) * passengers
-            + (INSURANCE_PRICE * passengers if insured else 0)
-            + EXTRA_BAG_PRICE * nonfree
-        )
-        plan = self.payment_plan(draft, user, total)
-        if plan is None:
-            return None
-        payments, pay_sentence = plan
-        trip_words = (
-            "a round trip" if trip == "round_trip" else rng.choice(("a one-way trip", "a one-way flight"))
-        )
-        route = f"from {say.place(rng, origin)} to {say.place(rng, destination)}"
-        if cheapest:
-            draft.reasoning += 1
-            when = f"leaving on {say.day(rng, out_day)}" + (
-                f" and coming back on {say.day(rng, back_day)}" if back_day else ""
-            )
-            which = (
-                f"For each direction you want the cheapest direct {say.cabin(cabin)} flight that day."
-                if back_day
-                else f"You want the cheapest direct {say.cabin(cabin)} flight that day."
-            )
-            draft.sentences += [f"You want to book {trip_words} {route}, {when}.", which]
-        else:
-            draft.sentences += [
-                f"You want to book {trip_words} {route} in {say.cabin(cabin)}.",
-                f"The flights you want are {say.flights_list(rng, legs)}.",
-            ]
-        draft.sentences.append(
-            "The passengers are " + say.join(phrases) + "."
-            if passengers > 1
-            else rng.choice(("You are the only passenger.", "You are travelling alone."))
-        )
-        if rng.random() < 0.5:
-            draft.sentences.append("Your date of birth is in your profile.")
-        draft.sentences += [say.bags(rng, total_bags), say.insurance(rng, insured), pay_sentence]
-        draft.act("get_user_details", user_id=user_id)
-        draft.act(
-            "book_reservation",
-            user_id=user_id,
-            origin=origin,
-            destination=destination,
-            flight_type=trip,
-            cabin=cabin,
-            flights=[{"flight_number": n, "date": d} for n, d in legs],
-            passengers=people,
-            payment_methods=payments,
-            total_baggages=total_bags,
-            nonfree_baggages=nonfree,
-            insurance="yes" if insured else "no",
-        )
-        return self.finish(draft)
-
-    def choose(
-        self,
-        engine: Any,
-        origin: str,
-        destination: str,
-        day: str,
-        cabin: str,
-        passengers: int,
-        cheapest: bool,
-    ) -> list[Any] | None:
-        options = [i for i in self.itineraries(engine, origin, destination, day)]
-        if cheapest:
-            direct = [i for i in options if len(i) == 1]
-            if not direct:
-                return None
-            ranked = sorted(direct, key=lambda i: self.price(i, cabin))
-            if len(ranked) > 1 and self.price(ranked[0], cabin) == self.price(ranked[1], cabin):
-                return None  # no single cheapest flight
-            best = ranked[0]
-            return best if self.seats_ok(best, cabin, passengers) else None
-        usable = [i for i in options if self.seats_ok(i, cabin, passengers)]
-        return self.rng.choice(usable) if usable else None
 
     # ------------------------------------------------------------------ scenarios: changes
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taugepa.errors import TaugepaError
+from taugepa.generate import booking
 from taugepa.generate.base import Draft, Generator
 from taugepa.rules.audit import CLEAN, audit_task
 from taugepa.tasks.loading import parse_v1_tasks
@@ -45,9 +46,9 @@ class GeneratorError(TaugepaError):
 
 # Scenario name -> (weight, builder)
 SCENARIOS: dict[str, tuple[int, Callable[[Generator], Draft | None]]] = {
-    "book_one_way": (8, lambda g: g.book("one_way", cheapest=False)),
-    "book_round_trip": (6, lambda g: g.book("round_trip", cheapest=False)),
-    "book_cheapest": (6, lambda g: g.book(g.rng.choice(("one_way", "round_trip")), cheapest=True)),
+    "book_one_way": (8, lambda g: booking.book(g, "one_way", cheapest=False)),
+    "book_round_trip": (6, lambda g: booking.book(g, "round_trip", cheapest=False)),
+    "book_cheapest": (6, lambda g: booking.book(g, g.rng.choice(("one_way", "round_trip")), cheapest=True)),
     "change_dates": (8, Generator.change_dates),
     "cabin_change": (7, lambda g: g.cabin_change(with_bags=False)),
     "cabin_and_bags": (4, lambda g: g.cabin_change(with_bags=True)),
