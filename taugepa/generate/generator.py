@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taugepa.errors import TaugepaError
-from taugepa.generate import booking
+from taugepa.generate import booking, changes
 from taugepa.generate.base import Draft, Generator
 from taugepa.rules.audit import CLEAN, audit_task
 from taugepa.tasks.loading import parse_v1_tasks
@@ -49,18 +49,18 @@ SCENARIOS: dict[str, tuple[int, Callable[[Generator], Draft | None]]] = {
     "book_one_way": (8, lambda g: booking.book(g, "one_way", cheapest=False)),
     "book_round_trip": (6, lambda g: booking.book(g, "round_trip", cheapest=False)),
     "book_cheapest": (6, lambda g: booking.book(g, g.rng.choice(("one_way", "round_trip")), cheapest=True)),
-    "change_dates": (8, Generator.change_dates),
-    "cabin_change": (7, lambda g: g.cabin_change(with_bags=False)),
-    "cabin_and_bags": (4, lambda g: g.cabin_change(with_bags=True)),
+    "change_dates": (8, changes.change_dates),
+    "cabin_change": (7, lambda g: changes.cabin_change(g, with_bags=False)),
+    "cabin_and_bags": (4, lambda g: changes.cabin_change(g, with_bags=True)),
     "add_bags": (7, Generator.add_bags),
-    "update_passenger": (6, Generator.update_passenger),
+    "update_passenger": (6, changes.update_passenger),
     "cancel": (8, Generator.cancel),
     "cancel_and_rebook": (4, Generator.cancel_and_rebook),
     "compensation": (6, Generator.compensation),
     "bag_question": (3, Generator.bag_question),
     "cancel_refused": (8, Generator.cancel_refused),
     "cancel_flown": (4, Generator.cancel_flown),
-    "change_refused": (9, Generator.change_refused),
+    "change_refused": (9, changes.change_refused),
 }
 
 
