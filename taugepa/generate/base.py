@@ -19,11 +19,9 @@ from typing import Any
 from taugepa.generate import phrasing as say
 from taugepa.world.engine import AirlineWorld, get_world, write_tool_names
 from taugepa.world.facts import (
-    EXTRA_BAG_PRICE,
     EngineState,
     booked_within_24h,
     flown_segments,
-    paid_bags_after_adding,
     segment_status,
     segments_with_status,
 )
@@ -343,42 +341,6 @@ class Generator:
         )
         return plan, sentence
 
-    # ------------------------------------------------------------------ scenarios: bags
-
-    def add_bags(self) -> Draft | None:
-        rng = self.rng
-        rid = rng.choice(self.candidates("bookable", lambda r: self.pools.bookable(r.reservation_id)))
-        r = self.pools.reservation(rid)
-        user = self.pools.user(r.user_id)
-        added = rng.choice((1, 1, 2, 2, 3, 4))
-        free = self.free_bags(user, r.cabin)
-        nonfree = paid_bags_after_adding(r, r.total_baggages + added, free)
-        fee = EXTRA_BAG_PRICE * (nonfree - r.nonfree_baggages)
-        method = self.pay_for_change(user, fee)
-        if method is None:
-            return None
-        draft = self.start("add_bags", r.user_id, (rid,))
-        if draft is None:
-            return None
-        draft.reasoning += 1  # which of the new bags are free
-        draft.sentences += [
-            f"You want to add {added} checked bag{'s' if added > 1 else ''} to "
-            f"{self.reservation_phrase(draft, rid, locate=rng.random() < 0.3)}.",
-            f"If there is a fee, pay it with {say.payment_method(rng, method)}.",
-        ]
-        if fee and rng.random() < 0.4:  # a required "0" would match almost any answer
-            draft.outputs.append(str(fee))
-            draft.sentences.append("You want to know how much the extra bags cost in total, in dollars.")
-        draft.act("get_reservation_details", reservation_id=rid)
-        draft.act(
-            "update_reservation_baggages",
-            reservation_id=rid,
-            total_baggages=r.total_baggages + added,
-            nonfree_baggages=nonfree,
-            payment_id=method.id,
-        )
-        return self.finish(draft)
-
     # ------------------------------------------------------------------ scenarios: cancellations
 
     def cancellable_by(self, r: Any) -> str | None:
@@ -617,26 +579,4 @@ class Generator:
         else:
             draft.refusal = True
             draft.sentences.append("If the agent says you are not eligible, you accept that.")
-        return self.finish(draft)
-
-    def bag_question(self) -> Draft | None:
-        rng = self.rng
-        rid = rng.choice(self.candidates("bookable", lambda r: self.pools.bookable(r.reservation_id)))
-        r = self.pools.reservation(rid)
-        user = self.pools.user(r.user_id)
-        draft = self.start("bag_question", r.user_id, (rid,))
-        if draft is None:
-            return None
-        draft.reasoning += 1
-        free = self.free_bags(user, r.cabin) * len(r.passengers)
-        if free == 0:
-            return None  # "0" as a required output would match almost any answer
-        draft.sentences.append(
-            f"You want to know how many checked bags {self.reservation_phrase(draft, rid)} includes for "
-            "free, in total "
-            "for all its passengers. You only want the number and do not want to change anything."
-        )
-        draft.outputs.append(str(free))
-        draft.act("get_reservation_details", reservation_id=rid)
-        draft.act("get_user_details", user_id=r.user_id)
         return self.finish(draft)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taugepa.errors import TaugepaError
-from taugepa.generate import booking, changes
+from taugepa.generate import bags, booking, changes
 from taugepa.generate.base import Draft, Generator
 from taugepa.rules.audit import CLEAN, audit_task
 from taugepa.tasks.loading import parse_v1_tasks
@@ -52,12 +52,12 @@ SCENARIOS: dict[str, tuple[int, Callable[[Generator], Draft | None]]] = {
     "change_dates": (8, changes.change_dates),
     "cabin_change": (7, lambda g: changes.cabin_change(g, with_bags=False)),
     "cabin_and_bags": (4, lambda g: changes.cabin_change(g, with_bags=True)),
-    "add_bags": (7, Generator.add_bags),
+    "add_bags": (7, bags.add_bags),
     "update_passenger": (6, changes.update_passenger),
     "cancel": (8, Generator.cancel),
     "cancel_and_rebook": (4, Generator.cancel_and_rebook),
     "compensation": (6, Generator.compensation),
-    "bag_question": (3, Generator.bag_question),
+    "bag_question": (3, bags.bag_question),
     "cancel_refused": (8, Generator.cancel_refused),
     "cancel_flown": (4, Generator.cancel_flown),
     "change_refused": (9, changes.change_refused),
