@@ -21,7 +21,6 @@ from taugepa.world.engine import AirlineWorld, get_world, write_tool_names
 from taugepa.world.facts import (
     EngineState,
     segment_status,
-    segments_with_status,
 )
 from taugepa.world.policy import Policy
 
@@ -338,57 +337,3 @@ class Generator:
             )
         )
         return plan, sentence
-
-    # ------------------------------------------------------------------ scenarios: compensation and questions
-
-    def disrupted(self, r: Any) -> str | None:
-        state = self.pools.state
-        if segments_with_status(state, r, {"cancelled"}):
-            return "cancelled"
-        return None
-
-    def compensation(self) -> Draft | None:
-        rng = self.rng
-        eligible = rng.random() < 0.6
-        pool = self.candidates(
-            f"compensation-{eligible}",
-            lambda r, e=eligible: (
-                self.disrupted(r) is not None
-                and r.status is None
-                and (
-                    self.pools.user(r.user_id).membership != "regular"
-                    or r.insurance == "yes"
-                    or r.cabin == "business"
-                )
-                == e
-            ),
-        )
-        rid = rng.choice(pool)
-        r = self.pools.reservation(rid)
-        segment = segments_with_status(self.pools.state, r, {"cancelled"})[0]
-        draft = self.start("compensation" if eligible else "compensation_refused", r.user_id, (rid,))
-        if draft is None:
-            return None
-        draft.reasoning += 2  # confirm the facts, eligibility and amount
-        draft.sentences += [
-            f"Your flight {segment.flight_number} on {say.day(rng, segment.date)} "
-            f"({self.reservation_phrase(draft, rid)}) "
-            "was cancelled by the airline, and you are unhappy about it.",
-            rng.choice(
-                (
-                    "You want compensation for the cancellation.",
-                    "You explicitly ask the agent for some compensation.",
-                    "You ask whether the airline can compensate you.",
-                )
-            ),
-        ]
-        draft.act("get_reservation_details", reservation_id=rid)
-        if eligible:
-            amount = 100 * len(r.passengers)
-            draft.sentences.append("You will accept a travel certificate.")
-            draft.act("get_user_details", user_id=r.user_id)
-            draft.act("send_certificate", user_id=r.user_id, amount=amount)
-        else:
-            draft.refusal = True
-            draft.sentences.append("If the agent says you are not eligible, you accept that.")
-        return self.finish(draft)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taugepa.errors import TaugepaError
-from taugepa.generate import bags, booking, cancellation, changes
+from taugepa.generate import bags, booking, cancellation, changes, compensation
 from taugepa.generate.base import Draft, Generator
 from taugepa.rules.audit import CLEAN, audit_task
 from taugepa.tasks.loading import parse_v1_tasks
@@ -56,7 +56,7 @@ SCENARIOS: dict[str, tuple[int, Callable[[Generator], Draft | None]]] = {
     "update_passenger": (6, changes.update_passenger),
     "cancel": (8, cancellation.cancel),
     "cancel_and_rebook": (4, cancellation.cancel_and_rebook),
-    "compensation": (6, Generator.compensation),
+    "compensation": (6, compensation.compensation),
     "bag_question": (3, bags.bag_question),
     "cancel_refused": (8, cancellation.cancel_refused),
     "cancel_flown": (4, cancellation.cancel_flown),
