@@ -1,10 +1,11 @@
-"""Scenario builders for the task generator: one method per kind of task.
+"""The task generator's core, shared by every scenario family: `Draft`, `Pools` and `Generator`.
 
-Each builder picks real users, reservations and flights with the generator's seeded random
-stream, computes the gold actions from the facts the audit's policy rules use (free bags,
-cancellation grounds, flown segments, compensation amounts, itineraries from the airline's
-own search tools), and writes the instruction. A builder returns None when the case it
-drew does not fit (the generator then draws again).
+A scenario builder is a function of a `Generator` that returns a `Draft`, or None when the
+case it drew does not fit (the generator then draws again). The builders live by family in
+`booking`, `changes`, `bags`, `cancellation` and `compensation`; everything they share is
+here: the seeded random stream (every draw, in every module, comes from `Generator.rng`),
+the database pools, `start`/`finish`, and the helpers for free bags, payment methods and
+plans, passengers, dates, itineraries and the words that name a reservation.
 """
 
 from __future__ import annotations
@@ -18,10 +19,7 @@ from typing import Any
 
 from taugepa.generate import phrasing as say
 from taugepa.world.engine import AirlineWorld, get_world, write_tool_names
-from taugepa.world.facts import (
-    EngineState,
-    segment_status,
-)
+from taugepa.world.facts import EngineState, segment_status
 from taugepa.world.policy import Policy
 
 FIRST_DAY, LAST_DAY = date(2024, 5, 16), date(2024, 5, 30)  # the bookable dates
@@ -93,7 +91,7 @@ class Pools:
 
 
 class Generator:
-    """Builds tasks scenario by scenario from one seeded random stream."""
+    """One seeded random stream, the database pools and the helpers every scenario builder draws with."""
 
     def __init__(self, seed: int, policy: Policy, world: AirlineWorld | None = None):
         self.seed = seed

@@ -1,9 +1,10 @@
 """Generate policy-compliant airline tasks from the engine's database, seeded and reproducible.
 
-Each scenario (`taugepa.scenarios`) picks real users, reservations and flights, computes the
-gold actions with the same facts the audit's policy rules use (free bags, cancellation
-grounds, flown segments, compensation amounts, itineraries from the airline's own search
-tools), and writes an instruction that states everything the agent needs. Refusal scenarios
+Each scenario (a builder in `booking`, `changes`, `bags`, `cancellation` or `compensation`,
+on the core in `base`) picks real users, reservations and flights, computes the gold actions
+with the same facts the audit's policy rules use (free bags, cancellation grounds, flown
+segments, compensation amounts, itineraries from the airline's own search tools), and
+writes an instruction that states everything the agent needs. Refusal scenarios
 ask for something the policy forbids: their gold leaves the database unchanged (reads only,
 or a transfer to a human agent). The only words tau2's policy prescribes are its transfer
 message, which comes after the transfer call that ends an episode, so refusals carry no
@@ -44,7 +45,8 @@ class GeneratorError(TaugepaError):
     """The generator cannot produce the tasks asked for."""
 
 
-# Scenario name -> (weight, builder)
+# Scenario name -> (weight, builder). The order is part of the output: `schedule` lists the names
+# in this order before shuffling them, so reordering changes every generated set.
 SCENARIOS: dict[str, tuple[int, Callable[[Generator], Draft | None]]] = {
     "book_one_way": (8, lambda g: booking.book(g, "one_way", cheapest=False)),
     "book_round_trip": (6, lambda g: booking.book(g, "round_trip", cheapest=False)),
