@@ -1,9 +1,10 @@
 """Generate policy-compliant airline tasks from the engine's database, seeded and reproducible.
 
-Each scenario (`taugepa.scenarios`) picks real users, reservations and flights, computes the
-gold actions with the same facts the audit's policy rules use (free bags, cancellation
-grounds, flown segments, compensation amounts, itineraries from the airline's own search
-tools), and writes an instruction that states everything the agent needs. Refusal scenarios
+Each scenario (a builder in `booking`, `changes`, `bags`, `cancellation` or `compensation`,
+on the core in `base`) picks real users, reservations and flights, computes the gold actions
+with the same facts the audit's policy rules use (free bags, cancellation grounds, flown
+segments, compensation amounts, itineraries from the airline's own search tools), and
+writes an instruction that states everything the agent needs. Refusal scenarios
 ask for something the policy forbids: their gold leaves the database unchanged (reads only,
 or a transfer to a human agent). The only words tau2's policy prescribes are its transfer
 message, which comes after the transfer call that ends an episode, so refusals carry no
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from taugepa.errors import TaugepaError
-from taugepa.generate.scenarios import Draft, Generator
+from taugepa.generate import bags, booking, cancellation, changes, compensation
+from taugepa.generate.base import Draft, Generator
 from taugepa.rules.audit import CLEAN, audit_task
 from taugepa.tasks.loading import parse_v1_tasks
 from taugepa.world.engine import AirlineWorld, write_tool_names
@@ -43,23 +45,24 @@ class GeneratorError(TaugepaError):
     """The generator cannot produce the tasks asked for."""
 
 
-# Scenario name -> (weight, builder)
+# Scenario name -> (weight, builder). The order is part of the output: `schedule` lists the names
+# in this order before shuffling them, so reordering changes every generated set.
 SCENARIOS: dict[str, tuple[int, Callable[[Generator], Draft | None]]] = {
-    "book_one_way": (8, lambda g: g.book("one_way", cheapest=False)),
-    "book_round_trip": (6, lambda g: g.book("round_trip", cheapest=False)),
-    "book_cheapest": (6, lambda g: g.book(g.rng.choice(("one_way", "round_trip")), cheapest=True)),
-    "change_dates": (8, Generator.change_dates),
-    "cabin_change": (7, lambda g: g.cabin_change(with_bags=False)),
-    "cabin_and_bags": (4, lambda g: g.cabin_change(with_bags=True)),
-    "add_bags": (7, Generator.add_bags),
-    "update_passenger": (6, Generator.update_passenger),
-    "cancel": (8, Generator.cancel),
-    "cancel_and_rebook": (4, Generator.cancel_and_rebook),
-    "compensation": (6, Generator.compensation),
-    "bag_question": (3, Generator.bag_question),
-    "cancel_refused": (8, Generator.cancel_refused),
-    "cancel_flown": (4, Generator.cancel_flown),
-    "change_refused": (9, Generator.change_refused),
+    "book_one_way": (8, lambda g: booking.book(g, "one_way", cheapest=False)),
+    "book_round_trip": (6, lambda g: booking.book(g, "round_trip", cheapest=False)),
+    "book_cheapest": (6, lambda g: booking.book(g, g.rng.choice(("one_way", "round_trip")), cheapest=True)),
+    "change_dates": (8, changes.change_dates),
+    "cabin_change": (7, lambda g: changes.cabin_change(g, with_bags=False)),
+    "cabin_and_bags": (4, lambda g: changes.cabin_change(g, with_bags=True)),
+    "add_bags": (7, bags.add_bags),
+    "update_passenger": (6, changes.update_passenger),
+    "cancel": (8, cancellation.cancel),
+    "cancel_and_rebook": (4, cancellation.cancel_and_rebook),
+    "compensation": (6, compensation.compensation),
+    "bag_question": (3, bags.bag_question),
+    "cancel_refused": (8, cancellation.cancel_refused),
+    "cancel_flown": (4, cancellation.cancel_flown),
+    "change_refused": (9, changes.change_refused),
 }
 
 
