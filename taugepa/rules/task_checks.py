@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from taugepa.rules.policy_rules import DEFECT, INFO, POSSIBLE, Finding, Hit, task_rule
+from taugepa.rules.registry import DEFECT, INFO, POSSIBLE, Finding, Hit, task_rule
 from taugepa.tasks.model import Action, Task
 from taugepa.world.engine import write_tool_names
 from taugepa.world.facts import TODAY, AirlineState
