@@ -22,7 +22,7 @@ from pathlib import Path
 from taugepa.episode.run import EpisodeConfig, run_episode
 from taugepa.protocol import INVALID
 from taugepa.rules.audit import audit_task
-from taugepa.rules.policy_rules import RULES
+from taugepa.rules.registry import RULES
 from taugepa.tasks.loading import load_tasks
 from taugepa.world.policy import Policy
 

@@ -33,8 +33,9 @@ from functools import lru_cache
 from typing import Any
 
 from taugepa.protocol import FAILED, PASSED, Message, ToolCallRecord
+from taugepa.rules.catalog import check_action
 from taugepa.rules.conversation import CONVERSATION, clip, conversation_findings
-from taugepa.rules.policy_rules import DEFECT, DEFINITE, INFO, POSSIBLE, Finding, RuleContext, check_action
+from taugepa.rules.registry import DEFECT, DEFINITE, INFO, POSSIBLE, Finding, RuleContext
 from taugepa.tasks.model import Action, Task
 from taugepa.world.engine import Engine, write_tool_names
 from taugepa.world.facts import EngineState
