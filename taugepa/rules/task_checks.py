@@ -1,6 +1,6 @@
 """Checks on a task as a whole: free passes and what the instruction says against the gold.
 
-These complement the per-action policy rules (`taugepa.policy_rules`). They read the task's
+These complement the per-action policy rules (`taugepa.rules.catalog`). They read the task's
 instruction, which an agent never sees, so they are for audits only. Every check is meant
 to be reliable rather than complete: it only flags what the text states unambiguously (card
 digits that name a card, birth dates written next to a passenger's name, ...).
