@@ -4,7 +4,7 @@
 
 The oracle replays each task's gold through the episode loop, where the compliance monitor
 checks every write on the live database; the audit replays the same gold on its own. Both use
-`taugepa.policy_rules`, so for every valid task the oracle's violations must equal the audit's
+`taugepa.rules.catalog`, so for every valid task the oracle's violations must equal the audit's
 action-rule findings (rule, severity, action index, message, policy sentence), and the share
 of oracle episodes with a definite violation must equal the share of tasks the audit marks
 `violates`. Prints the figures and every task where they differ; exits 1 if any does.
@@ -22,7 +22,7 @@ from pathlib import Path
 from taugepa.episode.run import EpisodeConfig, run_episode
 from taugepa.protocol import INVALID
 from taugepa.rules.audit import audit_task
-from taugepa.rules.policy_rules import RULES
+from taugepa.rules.registry import RULES
 from taugepa.tasks.loading import load_tasks
 from taugepa.world.policy import Policy
 

@@ -34,15 +34,24 @@ def lazy_exports(package: str, exports: dict[str, str]) -> ModuleHooks:
     return __getattr__, __dir__
 
 
-def moved_module(old: str, new: str) -> ModuleHooks:
-    """`__getattr__` and `__dir__` that make the old module path `old` read everything from `new`."""
+def moved_module(old: str, *new: str) -> ModuleHooks:
+    """`__getattr__` and `__dir__` that make the old module path `old` read everything from `new`.
+
+    A module split in several reads each name from the first of them that has it.
+    """
 
     def __getattr__(name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(f"module {old!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(new), name)
+        if not name.startswith("__"):
+            for module in new:
+                found = importlib.import_module(module)
+                if hasattr(found, name):
+                    return getattr(found, name)
+        raise AttributeError(f"module {old!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:
-        return sorted(set(vars(sys.modules[old])) | set(dir(importlib.import_module(new))))
+        names = set(vars(sys.modules[old]))
+        for module in new:
+            names |= set(dir(importlib.import_module(module)))
+        return sorted(names)
 
     return __getattr__, __dir__

@@ -11,9 +11,10 @@ from taugepa.optimize.reflection_records import reflective_record, reflective_re
 from taugepa.protocol import FAILED, INVALID, PASSED
 from taugepa.results.scores import episode_entry
 from taugepa.rules.audit import audit_task
+from taugepa.rules.catalog import rules_table
 from taugepa.rules.compliance import objective_score, run_compliance
 from taugepa.rules.conversation import is_affirmative, is_negative
-from taugepa.rules.policy_rules import RULES, rules_table
+from taugepa.rules.registry import RULES
 from taugepa.tasks.gold import GoldCache
 from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_models import Conduct, Faults, scripted_llm_config

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from taugepa.rules.policy_rules import RULES, RuleContext, check_action, check_sequence, rules_table
+from taugepa.rules.catalog import check_action, check_sequence, rules_table
+from taugepa.rules.registry import RULES, RuleContext
 from taugepa.tasks.model import Action
 from taugepa.world.engine import get_world
 from taugepa.world.facts import (

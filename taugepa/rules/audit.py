@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.errors import ConfigError
-from taugepa.rules.policy_rules import (
+from taugepa.rules.catalog import check_sequence
+from taugepa.rules.registry import (
     DEFECT,
     DEFINITE,
     INFO,
@@ -33,7 +34,6 @@ from taugepa.rules.policy_rules import (
     Finding,
     Hit,
     RuleContext,
-    check_sequence,
 )
 from taugepa.rules.task_checks import REPLAY_ERROR, task_findings
 from taugepa.tasks.model import Task, TaskSource

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from taugepa.rules.audit import STATUSES, AuditReport
-from taugepa.rules.policy_rules import RULES, SEVERITIES, policy_sentences, rules_table
+from taugepa.rules.catalog import rules_table
+from taugepa.rules.registry import RULES, SEVERITIES, policy_sentences
 from taugepa.world.policy import Policy
 
 STATUS_LABELS = {

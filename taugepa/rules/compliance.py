@@ -1,12 +1,12 @@
 """The agent's own policy compliance: the audit's rules applied to what the agent does.
 
 Two kinds of rule judge an episode:
-- action rules (`taugepa.policy_rules`, the very rules the audit applies to a task's gold):
+- action rules (`taugepa.rules.catalog`, the very rules the audit applies to a task's gold):
   each write the agent makes is checked against the episode's database just before it runs.
   The engine is copy-on-write, so the check only looks at rows: nothing is replayed. The
   episode loop calls `ComplianceMonitor.before_call` / `after_call` around every tool call;
   a write the engine rejects changed nothing and is not held against the agent.
-- conversation rules (`taugepa.conversation_rules`): they read the transcript. A write needs
+- conversation rules (`taugepa.rules.conversation`): they read the transcript. A write needs
   the user's explicit yes right before it; one tool call per message; a cancellation needs a
   reason and every write the user's own user id. They judge agents that talk to a user (the `llm` agent,
   and rescored recordings); the built-in `oracle` and `null` agents never talk to the user
@@ -33,8 +33,9 @@ from functools import lru_cache
 from typing import Any
 
 from taugepa.protocol import FAILED, PASSED, Message, ToolCallRecord
+from taugepa.rules.catalog import check_action
 from taugepa.rules.conversation import CONVERSATION, clip, conversation_findings
-from taugepa.rules.policy_rules import DEFECT, DEFINITE, INFO, POSSIBLE, Finding, RuleContext, check_action
+from taugepa.rules.registry import DEFECT, DEFINITE, INFO, POSSIBLE, Finding, RuleContext
 from taugepa.tasks.model import Action, Task
 from taugepa.world.engine import Engine, write_tool_names
 from taugepa.world.facts import EngineState

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from taugepa.protocol import STOP_MARKER, Message, ToolCallRecord
-from taugepa.rules.policy_rules import DEFINITE, POSSIBLE, Finding, Hit, Rule, register
+from taugepa.rules.registry import DEFINITE, POSSIBLE, Finding, Hit, Rule, register
 from taugepa.world.engine import write_tool_names
 from taugepa.world.policy import Policy
 

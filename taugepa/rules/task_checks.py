@@ -1,6 +1,6 @@
 """Checks on a task as a whole: free passes and what the instruction says against the gold.
 
-These complement the per-action policy rules (`taugepa.policy_rules`). They read the task's
+These complement the per-action policy rules (`taugepa.rules.catalog`). They read the task's
 instruction, which an agent never sees, so they are for audits only. Every check is meant
 to be reliable rather than complete: it only flags what the text states unambiguously (card
 digits that name a card, birth dates written next to a passenger's name, ...).
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from taugepa.rules.policy_rules import DEFECT, INFO, POSSIBLE, Finding, Hit, task_rule
+from taugepa.rules.registry import DEFECT, INFO, POSSIBLE, Finding, Hit, task_rule
 from taugepa.tasks.model import Action, Task
 from taugepa.world.engine import write_tool_names
 from taugepa.world.facts import TODAY, AirlineState
