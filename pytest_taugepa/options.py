@@ -23,6 +23,7 @@ from taugepa.rules.audit import FILTERS
 from taugepa.tasks.loading import DEFAULT_TASK_SET
 from taugepa.world.engine import DEFAULT_POLICY_PATH
 from taugepa.world.policy import read_wiki
+from taugepa.world.tool_descriptions import as_pairs, describe_tool_descriptions, load_tool_descriptions
 
 DEFAULT_TASKS = (DEFAULT_TASK_SET,)
 DEFAULT_SCORES_OUT = "taugepa-scores.json"
@@ -63,6 +64,13 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         "--task-filter",
         "taugepa_task_filter",
         "run only tasks of this audit status: all (default), clean, compliant, flagged, violates, free-pass",
+        {},
+    ),
+    (
+        "--tool-descriptions",
+        "taugepa_tool_descriptions",
+        "JSON file {tool: description} replacing the tools' descriptions the agent sees "
+        "(e.g. best_tool_descriptions.json from taugepa optimize)",
         {},
     ),
     (
@@ -111,6 +119,8 @@ class BenchmarkSettings:
     llm: LLMConfig | None = None  # models and endpoints, with --agent llm
     concurrency: int = 1  # episodes in flight per process
     max_cost: float | None = None
+    tool_descriptions: tuple[tuple[str, str], ...] | None = None  # sorted (tool, description) pairs
+    tool_descriptions_path: Path | None = None
 
     @property
     def wiki_sha256(self) -> str:
@@ -127,6 +137,10 @@ class BenchmarkSettings:
         extra: dict[str, Any] = {"concurrency": self.concurrency, "max_cost": self.max_cost}
         if self.llm:
             extra["llm"] = self.llm.describe()
+        if self.tool_descriptions:
+            extra["tool_descriptions"] = describe_tool_descriptions(
+                dict(self.tool_descriptions), str(self.tool_descriptions_path)
+            )
         return extra
 
 
@@ -190,6 +204,9 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
     think_flag = config.getoption("taugepa_no_think_tool")
     think_tool = not think_flag if think_flag is not None else bool(config.getini("taugepa_think_tool"))
     llm_settings = resolve_llm_options(lambda ini: _get(config, ini), config, agent)
+    descriptions_value, base = _get(config, "taugepa_tool_descriptions")
+    descriptions_path = _path(descriptions_value, base) if descriptions_value else None
+    descriptions = load_tool_descriptions(descriptions_path) if descriptions_path else None
     return BenchmarkSettings(
         task_specs=task_specs,
         wiki_path=wiki_path,
@@ -207,6 +224,8 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
         llm=llm_settings.llm,
         concurrency=llm_settings.concurrency,
         max_cost=llm_settings.max_cost,
+        tool_descriptions=as_pairs(descriptions),
+        tool_descriptions_path=descriptions_path,
     )
 
 

@@ -169,6 +169,7 @@ def _episode_job(benchmark: Benchmark, task_id: str, trial: int) -> EpisodeJob:
         think_tool=settings.think_tool,
         trial=trial,
         llm=settings.llm,
+        tool_descriptions=settings.tool_descriptions,
     )
     return EpisodeJob(benchmark.tasks[task_id], settings.wiki_text, config)
 

@@ -1,8 +1,10 @@
 """`taugepa optimize`: improve the wiki with GEPA, scoring candidates on the benchmark.
 
-Rerun the same command to resume an interrupted run (it continues from --run-dir without
-paying again for finished episodes). Exit status: 0 done, 1 the evaluation kept failing
-for reasons outside the agent (an endpoint down), 2 bad input.
+With --test-tasks, the seed and the best candidate are then run on held-out test tasks
+and compared (files and page in --run-dir). Rerun the same command to resume an
+interrupted run (it continues from --run-dir without paying again for finished episodes).
+Exit status: 0 done, 1 the evaluation kept failing for reasons outside the agent (an
+endpoint down), 2 bad input, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -85,8 +87,53 @@ def register(subparsers: Any) -> None:
         help="combined objective: a task's score is pass minus this per definite policy violation "
         "(judged against the seed wiki), at least 0 (default 0: the pass rate alone)",
     )
+    _add_search_arguments(parser)
     add_llm_arguments(parser, exclude=("seed",))
     parser.set_defaults(handler=run)
+
+
+def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
+    """What GEPA evolves and how it searches; the transfer step; tracking."""
+    parser.add_argument(
+        "--components",
+        default="wiki",
+        help="what GEPA evolves: wiki (default), sections (the wiki's # / ## sections, one at a time), "
+        "wiki+tools or sections+tools (also each airline tool's description)",
+    )
+    parser.add_argument(
+        "--component-selector",
+        default="round-robin",
+        help="which component an iteration reflects on: round-robin (default), touched (the next one "
+        "a failure of the minibatch concerns) or all",
+    )
+    parser.add_argument(
+        "--curriculum",
+        default="none",
+        help="none (default) or easy-first: training minibatches from the easier groups first",
+    )
+    parser.add_argument(
+        "--curriculum-threshold",
+        type=float,
+        default=1.0,
+        help="easy-first moves on once the parent's minibatch score reaches this (default 1.0), "
+        "or once a stage has spent its share of the budget",
+    )
+    parser.add_argument("--merge", action="store_true", help="also use GEPA's merge proposer")
+    parser.add_argument(
+        "--max-merges", type=int, default=5, help="with --merge: accepted merges at most (default 5)"
+    )
+    parser.add_argument(
+        "--track", default="none", help="log to GEPA's experiment tracking: none (default), mlflow or wandb"
+    )
+    parser.add_argument(
+        "--test-tasks",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="held-out test tasks (repeatable): after the search, run the seed and the best candidate "
+        "on them and compare (never used for training or selection)",
+    )
+    parser.add_argument("--test-trials", type=int, help="episodes per test task (default: --trials)")
 
 
 def _positive(value: int | None, flag: str) -> None:
@@ -99,9 +146,12 @@ def _positive(value: int | None, flag: str) -> None:
 def build_settings(args: argparse.Namespace) -> Any:
     from taugepa.errors import ConfigError
     from taugepa.llm.settings import llm_settings_from_args
-    from taugepa.optimize.adapter import HarnessSettings
+    from taugepa.optimize.components import COMPONENT_MODES, SELECTORS
+    from taugepa.optimize.curriculum import CURRICULA
+    from taugepa.optimize.evaluators import HarnessSettings
     from taugepa.optimize.reflection_model import ReflectionSettings
     from taugepa.optimize.settings import OptimizeSettings
+    from taugepa.optimize.tracking import TRACKERS
     from taugepa.rules.compliance import objective_score
     from taugepa.tasks.loading import DEFAULT_TASK_SET
     from taugepa.world.engine import DEFAULT_POLICY_PATH
@@ -116,10 +166,24 @@ def build_settings(args: argparse.Namespace) -> Any:
         ("--val-size", args.val_size),
         ("--train-size", args.train_size),
         ("--max-steps", args.max_steps),
+        ("--max-merges", args.max_merges),
+        ("--test-trials", args.test_trials),
     ):
         _positive(value, flag)
     if args.task_filter not in ("clean", "compliant", "all"):
         raise ConfigError(f"--task-filter must be clean, compliant or all, got {args.task_filter!r}")
+    for flag, value, allowed in (
+        ("--components", args.components, COMPONENT_MODES),
+        ("--component-selector", args.component_selector, SELECTORS),
+        ("--curriculum", args.curriculum, CURRICULA),
+        ("--track", args.track, TRACKERS),
+    ):
+        if value not in allowed:
+            raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
+    if not 0 < args.curriculum_threshold <= 1:
+        raise ConfigError(
+            f"--curriculum-threshold must be above 0 and at most 1, got {args.curriculum_threshold:g}"
+        )
     try:
         seed = int(args.seed)
     except ValueError:
@@ -175,7 +239,19 @@ def build_settings(args: argparse.Namespace) -> Any:
         max_cost=llm_settings.max_cost,
         objective=(lambda entry: objective_score(entry, penalty)) if penalty else None,
         objective_name=f"pass - {penalty:g} x definite violations" if penalty else "pass",
+        components=args.components,
+        component_selector=args.component_selector,
+        curriculum=args.curriculum,
+        curriculum_threshold=args.curriculum_threshold,
+        merge=args.merge,
+        max_merges=args.max_merges,
+        track=args.track,
+        test_specs=tuple(args.test_tasks),
+        test_trials=args.test_trials,
     )
+
+
+INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C (SIGINT)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -185,12 +261,24 @@ def run(args: argparse.Namespace) -> int:
     from taugepa.llm.client import prepare_clients
     from taugepa.optimize.run import run_optimize
 
-    settings = build_settings(args)
-    if settings.harness.llm is not None:
-        prepare_clients(settings.harness.llm)
     try:
+        settings = build_settings(args)
+        if settings.harness.llm is not None:
+            prepare_clients(settings.harness.llm)
         run_optimize(settings)
     except InfrastructureError as exc:
         print(f"taugepa: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(_interrupted_line(Path(args.run_dir)), file=sys.stderr)
+        return INTERRUPTED
     return 0
+
+
+def _interrupted_line(run_dir: Path) -> str:
+    episodes = run_dir / "episodes"
+    kept = len(list(episodes.glob("*.json"))) if episodes.is_dir() else 0
+    return (
+        f"taugepa: interrupted: {kept} finished episodes are kept in {episodes}; "
+        "rerun the same command to resume"
+    )

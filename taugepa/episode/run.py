@@ -46,6 +46,9 @@ class EpisodeConfig:
     # The policy text the agent's compliance is judged against (None: the wiki it runs with).
     # An optimizer passes the seed policy, so that a candidate cannot edit a rule away.
     compliance_policy: str | None = None
+    # Tool descriptions the agent sees instead of tau2's, as sorted (tool, description) pairs
+    # (taugepa.world.tool_descriptions); None: tau2's own.
+    tool_descriptions: tuple[tuple[str, str], ...] | None = None
 
     @property
     def seed(self) -> int | None:
@@ -184,7 +187,10 @@ def _play(
     make_user: UserFactory,
     result: EpisodeResult,
 ) -> None:
-    engine = world.new_engine(think_tool=config.think_tool)
+    engine = world.new_engine(
+        think_tool=config.think_tool,
+        tool_descriptions=dict(config.tool_descriptions) if config.tool_descriptions else None,
+    )
     messages: list[Message] = [{"role": "system", "content": wiki}]
     records: list[ToolCallRecord] = []
     result.messages = messages

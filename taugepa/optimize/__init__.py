@@ -1,7 +1,9 @@
 """Optimize the wiki with GEPA, evaluating every candidate through the same episodes.
 
 `WikiAdapter` (a `gepa.GEPAAdapter`) scores candidates with the harness and builds the
-reflective records; `run_optimize` is `taugepa optimize`: split, plan, GEPA, resume, outputs.
+reflective records; `ComponentSet` says what a candidate is (the wiki whole or by sections,
+tool descriptions); `run_optimize` is `taugepa optimize`: split, plan, GEPA, resume,
+outputs, and the transfer step on held-out test tasks.
 """
 
 from taugepa._lazy import lazy_exports
@@ -14,9 +16,12 @@ _EXPORTS = {
     "OptimizeOutcome": "taugepa.optimize.settings",
     "select_tasks": "taugepa.optimize.run",
     "run_optimize": "taugepa.optimize.run",
-    "WIKI_COMPONENT": "taugepa.optimize.adapter",
+    "WIKI_COMPONENT": "taugepa.optimize.components",
+    "ComponentSet": "taugepa.optimize.components",
+    "EasyFirstSampler": "taugepa.optimize.curriculum",
     "WikiAdapter": "taugepa.optimize.adapter",
-    "HarnessSettings": "taugepa.optimize.adapter",
+    "HarnessSettings": "taugepa.optimize.evaluators",
+    "TRANSFER_FILES": "taugepa.optimize.transfer",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

@@ -1,44 +1,37 @@
-"""GEPA's view of the harness: a candidate is a wiki, evaluating it runs the benchmark.
+"""GEPA's view of the harness: a candidate is a wiki (whole, or by sections) and tool descriptions.
 
-The candidate is `{"wiki": text}` (`WIKI_COMPONENT`). `evaluate` runs each task of the batch
-through the same `run_episode` and scoring the pytest plugin uses (in this process on
-threads, or through an actual `pytest benchmarks` subprocess), and returns one score per
-task: the mean over trials of passed = 1 / failed = 0. Episodes that hit an infrastructure
-error are run again; if they keep failing, evaluation raises instead of feeding GEPA zeros
-the agent did not earn.
+`WikiAdapter.evaluate` turns the candidate into the wiki and tool descriptions the agent
+sees (`taugepa.optimize.components`), runs each task of the batch through the evaluator
+(`taugepa.optimize.evaluators`: the same `run_episode` and scoring the pytest plugin uses,
+in this process or through `pytest benchmarks`), and returns one score per task: the mean
+over trials of passed = 1 / failed = 0 (or the combined objective). `make_reflective_dataset`
+gives each component the records of the failures that concern it.
 
-Finished episodes are kept in an episode store (normally in the run directory), keyed by
-everything that decides them, so a resumed optimization never pays for them twice.
+The adapter also carries the state of the run's own GEPA strategies (the curriculum's
+stage) into GEPA's checkpoints, so a resumed run continues where it stopped.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import subprocess
-import sys
-import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from gepa import EvaluationBatch, GEPAAdapter
 
-from taugepa.episode.run import EpisodeConfig, EpisodeResult
-from taugepa.episode.runner import EpisodeJob
-from taugepa.errors import ConfigError, InfrastructureError
-from taugepa.files import write_json_atomically, write_text_atomically
-from taugepa.llm.config import LLMConfig
-from taugepa.optimize.reflection_records import reflective_records
-from taugepa.protocol import ERROR, INVALID
-from taugepa.results.benchmark_run import run_jobs
-from taugepa.results.scores import episode_entry, load_scores, to_evaluation_batch
-from taugepa.tasks.gold import default_gold_cache
+from taugepa.errors import ConfigError
+from taugepa.optimize.components import WIKI_COMPONENT, ComponentSet
+from taugepa.optimize.evaluators import (
+    EpisodeStore,
+    EvaluationFailed,
+    HarnessSettings,
+    InProcessEvaluator,
+    PytestEvaluator,
+    default_benchmarks_dir,
+    llm_flags,
+    valid_tasks,
+)
+from taugepa.protocol import INVALID
 from taugepa.tasks.model import Task
-
-WIKI_COMPONENT = "wiki"
 
 # entry -> extra lines for its reflective record (e.g. "this task's gold breaks the policy")
 RecordNotes = Callable[[dict[str, Any]], list[str]]
@@ -46,303 +39,42 @@ RecordNotes = Callable[[dict[str, Any]], list[str]]
 Objective = Callable[[dict[str, Any]], float]
 
 
-class EvaluationFailed(InfrastructureError):
-    """Episodes kept failing for reasons outside the agent: the candidate cannot be scored."""
+class Persistent(Protocol):
+    """A strategy whose state must survive a resume (kept in GEPA's checkpoint)."""
 
+    def state(self) -> dict[str, Any]: ...
 
-@dataclass(frozen=True)
-class HarnessSettings:
-    """How candidates are evaluated: the same settings a benchmark run takes."""
-
-    agent: str = "llm"
-    llm: LLMConfig | None = None
-    trials: int = 1
-    max_steps: int = 30
-    think_tool: bool = True
-    concurrency: int = 8
-    infra_rounds: int = 2  # extra rounds for episodes that ended in an infrastructure error
-    # The policy the agent's compliance is judged against (None: the wiki it runs with). An
-    # optimizer passes the seed wiki, so that a candidate cannot edit a rule away.
-    compliance_policy: str | None = None
-
-    def episode_config(self, trial: int) -> EpisodeConfig:
-        return EpisodeConfig(
-            agent=self.agent,
-            max_steps=self.max_steps,
-            think_tool=self.think_tool,
-            trial=trial,
-            llm=self.llm,
-            compliance_policy=self.compliance_policy,
-        )
-
-    def fingerprint(self) -> dict[str, Any]:
-        """What decides an episode besides the task and the wiki (no secrets: key *names* only)."""
-        return {
-            "agent": self.agent,
-            "llm": self.llm.describe() if self.llm else None,
-            "prices": list(self.llm.prices) if self.llm else [],
-            "max_steps": self.max_steps,
-            "think_tool": self.think_tool,
-            "compliance_policy_sha256": (
-                hashlib.sha256(self.compliance_policy.encode()).hexdigest()
-                if self.compliance_policy
-                else None
-            ),
-        }
-
-
-class EpisodeStore:
-    """Finished, scored episodes on disk, keyed by task content, wiki, settings, trial, engine."""
-
-    def __init__(self, directory: Path, settings: HarnessSettings):
-        self.directory = Path(directory)
-        self._settings_key = json.dumps(settings.fingerprint(), sort_keys=True)
-        self.hits = 0
-        self.stored = 0
-
-    def key(self, task: Task, wiki: str, trial: int) -> str:
-        from taugepa.world.engine import engine_info
-
-        payload = json.dumps(
-            [
-                task.content_hash,
-                task.id,
-                hashlib.sha256(wiki.encode()).hexdigest(),
-                self._settings_key,
-                trial,
-                engine_info()["fingerprint"],
-            ],
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()
-
-    def get(self, task: Task, wiki: str, trial: int) -> dict[str, Any] | None:
-        path = self.directory / f"{self.key(task, wiki, trial)}.json"
-        try:
-            entry = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
-        self.hits += 1
-        return entry
-
-    def put(self, task: Task, wiki: str, trial: int, entry: dict[str, Any]) -> None:
-        write_json_atomically(self.directory / f"{self.key(task, wiki, trial)}.json", entry)
-        self.stored += 1
-
-
-@dataclass
-class InProcessEvaluator:
-    """Runs episodes in this process with `concurrency` in flight (taugepa.runner)."""
-
-    settings: HarnessSettings
-    store: EpisodeStore | None = None
-    episodes_run: int = 0
-    cost_usd: float = 0.0
-    cost_known: bool = True
-    on_entry: Callable[[dict[str, Any]], None] | None = None
-
-    def run(self, tasks: Sequence[Task], wiki: str) -> dict[str, list[dict[str, Any]]]:
-        """Every trial of every task, as scores-file entries, keyed by task id."""
-        entries: dict[tuple[str, int], dict[str, Any]] = {}
-        pending = []
-        for task in tasks:
-            for trial in range(self.settings.trials):
-                stored = self.store.get(task, wiki, trial) if self.store else None
-                if stored is not None:
-                    entries[(task.id, trial)] = stored
-                else:
-                    pending.append(EpisodeJob(task, wiki, self.settings.episode_config(trial)))
-        for _round in range(self.settings.infra_rounds + 1):
-            if not pending:
-                break
-            failed = []
-            for job, result in run_jobs(pending, self.settings.concurrency):
-                entries[(job.task.id, job.config.trial)] = self._record(job, result)
-                if result.outcome == ERROR:
-                    failed.append(job)
-            pending = failed
-        if pending:
-            first = entries[(pending[0].task.id, pending[0].config.trial)]
-            raise EvaluationFailed(
-                f"{len(pending)} episode(s) still ended in infrastructure errors after "
-                f"{self.settings.infra_rounds + 1} rounds "
-                f"(first: {pending[0].task.id}: {first['feedback']}); "
-                "the candidate was not scored: fix the endpoint and rerun the same command to resume"
-            )
-        return {
-            task.id: [entries[(task.id, trial)] for trial in range(self.settings.trials)] for task in tasks
-        }
-
-    def _record(self, job: EpisodeJob, result: EpisodeResult) -> dict[str, Any]:
-        self.episodes_run += 1
-        _add_cost(self, result.usage)
-        entry = episode_entry(job.task, result.to_dict())
-        if result.outcome != ERROR and self.store is not None:
-            self.store.put(job.task, job.wiki, job.config.trial, entry)
-        if self.on_entry is not None:
-            self.on_entry(entry)
-        return entry
-
-
-def _add_cost(evaluator: Any, usage: dict[str, Any] | None) -> None:
-    """Add an episode's cost; an LLM episode of a model without a price makes the total unknown."""
-    if not usage:
-        return
-    cost = usage.get("cost_usd")
-    if cost is None:
-        evaluator.cost_known = False
-    else:
-        evaluator.cost_usd += float(cost)
-
-
-@dataclass
-class PytestEvaluator:
-    """Runs the batch as `pytest benchmarks ... -n N` in a subprocess and reads its scores file.
-
-    The point is to check that the optimizer and CI measure the same thing: the cases are
-    selected by node id from the same task specs, so task ids and episodes are identical.
-    """
-
-    settings: HarnessSettings
-    task_specs: Sequence[str]
-    benchmarks_dir: Path
-    workers: int = 0
-    extra_args: Sequence[str] = ()
-    episodes_run: int = 0
-    cost_usd: float = 0.0
-    cost_known: bool = True
-    on_entry: Callable[[dict[str, Any]], None] | None = None
-    env: dict[str, str] = field(default_factory=dict)
-
-    def run(self, tasks: Sequence[Task], wiki: str) -> dict[str, list[dict[str, Any]]]:
-        trials = self.settings.trials
-        with tempfile.TemporaryDirectory(prefix="taugepa-eval-") as folder:
-            wiki_path, scores_path = Path(folder) / "wiki.md", Path(folder) / "scores.json"
-            write_text_atomically(wiki_path, wiki)
-            test_file = self.benchmarks_dir / "test_airline.py"
-            node_ids = [
-                f"{test_file}::test_task[{task.id if trials == 1 else f'{task.id}-t{trial}'}]"
-                for task in tasks
-                for trial in range(trials)
-            ]
-            command = [
-                sys.executable,
-                "-m",
-                "pytest",
-                *node_ids,
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--wiki",
-                str(wiki_path),
-                "--scores-out",
-                str(scores_path),
-                "--agent",
-                self.settings.agent,
-                "--trials",
-                str(trials),
-                "--max-steps",
-                str(self.settings.max_steps),
-                "--task-filter",
-                "all",
-                "--concurrency",
-                str(self.settings.concurrency),
-                *[arg for spec in self.task_specs for arg in ("--tasks", spec)],
-                *(["--no-think-tool"] if not self.settings.think_tool else []),
-                *(["-n", str(self.workers)] if self.workers else []),
-                *llm_flags(self.settings.llm, Path(folder)),
-                *self.extra_args,
-            ]
-            completed = subprocess.run(
-                command, capture_output=True, text=True, check=False, env={**os.environ, **self.env}
-            )
-            if not scores_path.exists():
-                tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
-                raise EvaluationFailed(
-                    f"pytest exited with status {completed.returncode} and wrote no scores file: "
-                    + " | ".join(tail)
-                )
-            scores = load_scores(scores_path)
-        grouped = scores.episodes_by_task()
-        for entries in grouped.values():
-            for entry in entries:
-                self.episodes_run += 1
-                _add_cost(self, entry.get("usage"))
-                if self.on_entry is not None:
-                    self.on_entry(entry)
-        errors = [e for entries in grouped.values() for e in entries if e["outcome"] == ERROR]
-        if errors:
-            raise EvaluationFailed(
-                f"{len(errors)} episode(s) ended in infrastructure errors under pytest "
-                f"(first: {errors[0]['task_id']}: {errors[0]['feedback']})"
-            )
-        missing = [task.id for task in tasks if task.id not in grouped]
-        if missing:
-            raise EvaluationFailed(f"the pytest run did not report tasks {', '.join(missing[:5])}")
-        # The scores file must load into GEPA's form: the same path CI artifacts take.
-        to_evaluation_batch(scores, [task.id for task in tasks])
-        return {task.id: grouped[task.id] for task in tasks}
-
-
-def llm_flags(llm: LLMConfig | None, folder: Path) -> list[str]:
-    """The benchmark's command-line flags for these LLM settings (prices go in a file)."""
-    if llm is None:
-        return []
-    flags = [
-        "--agent-model",
-        str(llm.agent_model),
-        "--user-model",
-        str(llm.user_model or llm.agent_model),
-        "--base-url",
-        llm.agent_base_url,
-        "--user-base-url",
-        llm.user_base_url_resolved,
-        "--api-key-env",
-        llm.api_key_env,
-        "--user-api-key-env",
-        llm.user_api_key_env or llm.api_key_env,
-        "--temperature",
-        "none" if llm.temperature is None else repr(llm.temperature),
-        "--seed",
-        "none" if llm.seed is None else str(llm.seed),
-        "--request-timeout",
-        repr(llm.timeout),
-        "--max-retries",
-        str(llm.max_retries),
-    ]
-    if not llm.cache:
-        flags.append("--no-llm-cache")
-    elif llm.cache_dir:
-        flags += ["--llm-cache", llm.cache_dir]
-    if llm.prices:
-        prices = folder / "prices.json"
-        write_json_atomically(prices, {name: {"input": i, "output": o} for name, i, o in llm.prices})
-        flags += ["--prices", str(prices)]
-    return flags
+    def restore(self, state: dict[str, Any]) -> None: ...
 
 
 class WikiAdapter(GEPAAdapter[Task, list[dict[str, Any]], dict[str, Any]]):
-    """GEPA adapter over the harness; data instances are `Task`s, the candidate is a wiki."""
+    """GEPA adapter over the harness; data instances are `Task`s, the candidate a component dict.
+
+    Without `components` the candidate is `{"wiki": text}`.
+    """
 
     def __init__(
         self,
         evaluator: InProcessEvaluator | PytestEvaluator,
         *,
+        components: ComponentSet | None = None,
         record_notes: RecordNotes | None = None,
         objective: Objective | None = None,
         passes_per_batch: int = 2,
+        persistent: dict[str, Persistent] | None = None,
     ):
         self.evaluator = evaluator
+        self.components = components or ComponentSet(mode="wiki", seed_wiki="")
         self.record_notes = record_notes
         self.objective = objective
         self.passes_per_batch = passes_per_batch
+        self.persistent = dict(persistent or {})
 
     def evaluate(
         self, batch: list[Task], candidate: dict[str, str], capture_traces: bool = False
     ) -> EvaluationBatch:
-        wiki = candidate.get(WIKI_COMPONENT)
-        if not wiki or not wiki.strip():
-            raise ConfigError(f"the candidate has no '{WIKI_COMPONENT}' text to evaluate")
-        by_task = self.evaluator.run(batch, wiki)
+        wiki = self.components.wiki(candidate)
+        by_task = self.evaluator.run(batch, wiki, self.components.tool_descriptions(candidate))
         outputs, scores, trajectories = [], [], []
         for task in batch:
             entries = by_task[task.id]
@@ -366,34 +98,24 @@ class WikiAdapter(GEPAAdapter[Task, list[dict[str, Any]], dict[str, Any]]):
         components_to_update: list[str],
     ) -> dict[str, list[dict[str, Any]]]:
         entries = [entry for trajectory in eval_batch.trajectories or [] for entry in trajectory]
-        records = reflective_records(entries, passes=self.passes_per_batch)
+        dataset = self.components.reflective_dataset(entries, components_to_update, self.passes_per_batch)
         if self.record_notes is not None:
             by_task = {entry["task_id"]: entry for entry in entries}
-            for record in records:
-                notes = self.record_notes(by_task[record["Inputs"]["task_id"]])
-                if notes:
-                    record["Note on this task"] = notes
-        return {component: records for component in components_to_update}
+            for records in dataset.values():
+                for record in records:
+                    notes = self.record_notes(by_task[record["Inputs"]["task_id"]])
+                    if notes:
+                        record["Note on this task"] = notes
+        return dataset
 
+    # GEPA saves this with its state before every iteration and gives it back on resume.
+    def get_adapter_state(self) -> dict[str, Any]:
+        return {name: strategy.state() for name, strategy in self.persistent.items()}
 
-def default_benchmarks_dir() -> Path:
-    """The repository's `benchmarks/` folder (the suite `pytest benchmarks` runs)."""
-    candidate = Path(__file__).resolve().parents[2] / "benchmarks"
-    if not (candidate / "test_airline.py").is_file():
-        raise ConfigError(
-            "cannot find the benchmark suite (benchmarks/test_airline.py) next to the taugepa package: "
-            "pass --benchmarks DIR"
-        )
-    return candidate
-
-
-def valid_tasks(tasks: Sequence[Task]) -> tuple[list[Task], list[Task]]:
-    """(tasks whose gold replays, tasks whose gold does not)."""
-    cache = default_gold_cache()
-    valid, invalid = [], []
-    for task in tasks:
-        (valid if cache.get(task).valid else invalid).append(task)
-    return valid, invalid
+    def set_adapter_state(self, state: dict[str, Any]) -> None:
+        for name, strategy in self.persistent.items():
+            if name in (state or {}):
+                strategy.restore(state[name])
 
 
 __all__ = [
@@ -404,4 +126,7 @@ __all__ = [
     "InProcessEvaluator",
     "PytestEvaluator",
     "WikiAdapter",
+    "default_benchmarks_dir",
+    "llm_flags",
+    "valid_tasks",
 ]

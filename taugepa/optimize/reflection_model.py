@@ -39,6 +39,57 @@ confirmation, how to compute amounts) over rules about one particular customer o
 policy: do not change the policy to fit those.
 - Return the complete new policy, in Markdown, within ``` blocks."""
 
+# One section of the wiki (`--components sections`). Filled in per section: {outline},
+# {heading}, {subject}; GEPA fills <curr_param> (the section's text below its heading) and
+# <side_info> (the records of failures that concern this section).
+SECTION_PROMPT = """You maintain one section of the policy ("wiki") that an airline customer-service \
+agent follows. The agent is a language model that talks to customers and calls airline tools; the \
+whole policy is its system prompt. The policy's sections, in order: {outline}.
+
+This is the section headed "{heading}" ({subject}); its heading stays as it is, here is its text:
+```
+<curr_param>
+```
+
+Below are conversations the agent had under this policy whose outcome concerns this section. For \
+each: the customer's request, the tool calls the agent made, what the correct outcome required \
+("Expected"), and feedback on where the agent went wrong (or that it passed):
+```
+<side_info>
+```
+
+Write an improved text for this section only, so that the agent handles such requests correctly.
+- Keep every rule of the section that is right; change or add rules only where the feedback shows \
+the agent misunderstood or missed something that belongs in this section.
+- Prefer precise, general rules over rules about one particular customer or reservation.
+- Some examples carry a "Note on this task" saying the expected outcome itself breaks the airline's \
+policy: do not change the section to fit those.
+- Return the complete new text of the section, without its heading, in Markdown, within ``` blocks."""
+
+# One airline tool's description (`--components ...+tools`). Filled in per tool: {tool},
+# {parameters}; GEPA fills <curr_param> (the description) and <side_info>.
+TOOL_PROMPT = """You maintain the description of the airline tool `{tool}` that an airline \
+customer-service agent sees beside the tool's parameters ({parameters}). The agent is a language \
+model that follows a written policy, talks to customers and calls airline tools. The current \
+description:
+```
+<curr_param>
+```
+
+Below are conversations in which the agent used this tool, or should have, and did not reach the \
+correct outcome (with a few that passed). For each: the customer's request, the tool calls the agent \
+made, what the correct outcome required ("Expected"), and feedback:
+```
+<side_info>
+```
+
+Write an improved description of `{tool}`: what it does, when to call it and when not to, and how \
+to fill in its arguments, so that the agent uses it correctly.
+- Keep what is right in the current description; it must agree with the airline's policy.
+- Some examples carry a "Note on this task" saying the expected outcome itself breaks the airline's \
+policy: do not change the description to fit those.
+- Return only the new description, a short paragraph of plain text, within ``` blocks."""
+
 
 @dataclass(frozen=True)
 class ReflectionSettings:

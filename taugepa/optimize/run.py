@@ -1,12 +1,15 @@
 """`taugepa optimize`: evolve the wiki with GEPA, the harness being the evaluator.
 
 The run: load and audit the tasks (clean ones by default), split them into disjoint,
-stratified training and validation sets, print the split and the rollout plan, refuse a
-budget that cannot pay for one iteration, then let GEPA propose wikis (reflection through
-the `openai` SDK) and score them on the harness. Everything lives in the run directory:
-GEPA's own state (`gepa/`, for resuming), the finished episodes (`episodes/`, so a resumed
-run never pays for them twice), the split and the settings, and at the end the outputs
-(best wiki, all candidates with validation scores, GEPA's result, a plot, a diff).
+stratified training and validation sets, load the held-out test tasks if any, print the
+split, the components, the curriculum and the rollout plan, refuse a budget that cannot
+pay for one iteration (and any other bad input) before anything is spent, then let GEPA
+propose candidates (reflection through the `openai` SDK) and score them on the harness,
+and finally run the transfer step. Everything lives in the run directory: GEPA's own
+state (`gepa/`, for resuming), the finished episodes (`episodes/`, so a resumed run never
+pays for them twice), the split and the settings, and at the end the outputs (best wiki
+and tool descriptions, all candidates with validation scores, GEPA's result, a plot, a
+diff, the transfer files).
 
 Budget accounting: GEPA counts one metric call per task evaluated; with `--trials k` a
 metric call is k episodes, so the budget in episodes becomes `budget // k` metric calls.
@@ -25,24 +28,29 @@ from typing import Any
 
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically
-from taugepa.optimize.adapter import (
-    WIKI_COMPONENT,
+from taugepa.optimize.adapter import WikiAdapter
+from taugepa.optimize.components import ComponentSet, module_selector
+from taugepa.optimize.curriculum import EasyFirstSampler
+from taugepa.optimize.evaluators import (
     EpisodeStore,
     InProcessEvaluator,
     PytestEvaluator,
-    WikiAdapter,
     default_benchmarks_dir,
     valid_tasks,
 )
-from taugepa.optimize.outputs import ProgressLines, write_outputs
-from taugepa.optimize.reflection_model import REFLECTION_PROMPT, ReflectionModel
+from taugepa.optimize.outputs import write_outputs
+from taugepa.optimize.progress import ProgressLines
+from taugepa.optimize.reflection_model import ReflectionModel
 from taugepa.optimize.settings import (
     OUTPUT_FILES,
     SETTINGS_FILE,
+    TOOLS_OUTPUT,
     OptimizeOutcome,
     OptimizeSettings,
     RolloutPlan,
 )
+from taugepa.optimize.tracking import check_tracking, tracking_options
+from taugepa.optimize.transfer import TRANSFER_FILES, TestSet, load_test_set, plan_line, run_transfer
 from taugepa.rules.audit import audit_tasks, audits_for, gold_policy_note, load_audit
 from taugepa.rules.audit import select_tasks as keep
 from taugepa.tasks.loading import load_tasks
@@ -104,15 +112,44 @@ def _check_resume(settings: OptimizeSettings, split: Split) -> bool:
 def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print) -> OptimizeOutcome:
     import gepa
 
+    check_tracking(settings.track)
+    components = ComponentSet.build(settings.components, settings.seed_wiki, settings.seed_wiki_path)
+    selector = module_selector(settings.component_selector, components)
     tasks = select_tasks(settings, say)
     split = split_tasks(tasks, settings.val_size, settings.seed, settings.train_size)
-    plan = RolloutPlan(settings.budget, settings.harness.trials, len(split.val), settings.minibatch_size)
+    test: TestSet | None = (
+        load_test_set(settings.test_specs, [*split.train, *split.val]) if settings.test_specs else None
+    )
+    plan = RolloutPlan(
+        settings.budget,
+        settings.harness.trials,
+        len(split.val),
+        settings.minibatch_size,
+        max_merges=settings.max_merges if settings.merge else 0,
+    )
+    sampler = None
+    if settings.curriculum == "easy-first":
+        sampler = EasyFirstSampler(
+            split.train,
+            settings.minibatch_size,
+            max_metric_calls=plan.max_metric_calls,
+            seed_metric_calls=len(split.val),
+            threshold=settings.curriculum_threshold,
+            seed=settings.seed,
+            say=say,
+        )
     say(f"split (seed {settings.seed}): {split.describe()}")
     if settings.objective is not None:
         say(f"objective: {settings.objective_name} (per task, mean over trials)")
     say(f"  validation: {', '.join(t.id for t in split.val)}")
+    if components.mode != "wiki":
+        say(components.summary(settings.component_selector))
+    if sampler is not None:
+        say(sampler.describe())
     for line in plan.lines():
         say(line)
+    if test is not None:
+        say(plan_line(test, settings.transfer_trials))
     plan.check()
     resumed = _check_resume(settings, split)
     write_json_atomically(
@@ -124,7 +161,9 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
     )
 
     store = EpisodeStore(settings.run_dir / "episodes", settings.harness)
-    progress = ProgressLines(plan, say)
+    progress = ProgressLines(plan, say, several_components=len(components.names) > 1)
+    if sampler is not None:
+        progress.stage = lambda: sampler.current
     if settings.evaluate_with == "pytest":
         evaluator: InProcessEvaluator | PytestEvaluator = PytestEvaluator(
             settings.harness,
@@ -137,40 +176,60 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         evaluator = InProcessEvaluator(settings.harness, store=store, on_entry=progress.count_episode)
     reflection = ReflectionModel(settings.reflection)
     progress.cost = lambda: _cost_text(evaluator, reflection)
-    adapter = WikiAdapter(evaluator, record_notes=_gold_notes(settings, tasks), objective=settings.objective)
+    adapter = WikiAdapter(
+        evaluator,
+        components=components,
+        record_notes=_gold_notes(settings, tasks),
+        objective=settings.objective,
+        persistent={"curriculum": sampler} if sampler is not None else None,
+    )
     stoppers = []
     if settings.max_cost is not None:
         max_cost = settings.max_cost
         stoppers.append(lambda state: evaluator.cost_usd + reflection.cost_usd >= max_cost)
     if resumed:
-        say(f"resuming the run in {settings.run_dir} ({_stored(store)} finished episodes on disk)")
+        say(f"resuming the run in {settings.run_dir} ({store.count()} finished episodes on disk)")
     result = gepa.optimize(
-        seed_candidate={WIKI_COMPONENT: settings.seed_wiki},
+        seed_candidate=components.seed_candidate(),
         trainset=split.train,
         valset=split.val,
         adapter=adapter,
         reflection_lm=reflection,
-        reflection_prompt_template=REFLECTION_PROMPT,
-        reflection_minibatch_size=settings.minibatch_size,
+        reflection_prompt_template=components.reflection_templates(),
+        reflection_minibatch_size=None if sampler is not None else settings.minibatch_size,
+        batch_sampler=sampler if sampler is not None else "epoch_shuffled",
+        module_selector=selector,
+        use_merge=settings.merge,
+        max_merge_invocations=settings.max_merges,
         max_metric_calls=plan.max_metric_calls,
         stop_callbacks=stoppers or None,
         run_dir=str(settings.run_dir / "gepa"),
         logger=_FileLogger(settings.run_dir / "gepa_log.txt"),
-        callbacks=[progress],
+        callbacks=[progress, *([sampler] if sampler is not None else [])],
         display_progress_bar=sys.stderr.isatty(),
         seed=settings.seed,
         raise_on_exception=True,
         cache_evaluation=False,
         skip_perfect_score=True,
+        **tracking_options(settings.track, settings.run_dir),
     )
-    outcome = write_outputs(settings, result, split, plan, store, evaluator, reflection)
+    outcome = write_outputs(settings, components, result, plan, store, evaluator, reflection)
     say(
         f"best validation score {outcome.best_score:.3f} (candidate #{outcome.best_index}) vs seed "
         f"{outcome.seed_score:.3f}; {outcome.candidates} candidates; {outcome.metric_calls * plan.trials} "
         f"episodes counted against the budget; {outcome.episodes_run} episodes run in this session, "
         f"{outcome.episodes_reused} reused from the run directory; {outcome.cost_text()}"
     )
-    say(f"outputs in {settings.run_dir}: {', '.join(OUTPUT_FILES)}")
+    files = [*OUTPUT_FILES, *([TOOLS_OUTPUT] if components.seed_descriptions else [])]
+    say(f"outputs in {settings.run_dir}: {', '.join(files)}")
+    if test is not None:
+        if settings.max_cost is not None and evaluator.cost_usd + reflection.cost_usd >= settings.max_cost:
+            say(f"transfer not run: --max-cost ${settings.max_cost:g} is spent; raise it and rerun to run it")
+        else:
+            outcome.transfer = run_transfer(
+                settings, components, list(result.candidates), outcome.best_index, test, store, say
+            )
+            say(f"transfer files in {settings.run_dir}: {', '.join(TRANSFER_FILES)}")
     return outcome
 
 
@@ -178,10 +237,6 @@ def _cost_text(evaluator: InProcessEvaluator | PytestEvaluator, reflection: Refl
     if not (evaluator.cost_known and reflection.cost_known):
         return "cost n/a (a model has no price)"
     return f"${evaluator.cost_usd + reflection.cost_usd:.4f}"
-
-
-def _stored(store: EpisodeStore) -> int:
-    return len(list(store.directory.glob("*.json"))) if store.directory.is_dir() else 0
 
 
 def _gold_notes(

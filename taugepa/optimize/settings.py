@@ -18,6 +18,10 @@ from taugepa.optimize.adapter import HarnessSettings
 from taugepa.optimize.reflection_model import ReflectionSettings
 
 OUTPUT_FILES = ("best_wiki.md", "candidates.json", "gepa_result.json", "val_scores.png", "best_vs_seed.diff")
+TOOLS_OUTPUT = "best_tool_descriptions.json"
+# GEPA's merge proposer scores a merged candidate on this many validation tasks first
+# (gepa.proposer.merge.MergeProposer.select_eval_subsample_for_merged_program's default).
+MERGE_SUBSAMPLE = 5
 
 SETTINGS_FILE = "settings.json"
 
@@ -45,10 +49,38 @@ class OptimizeSettings:
     max_cost: float | None = None
     objective: Callable[[dict[str, Any]], float] | None = field(default=None, compare=False)
     objective_name: str = "pass"
+    components: str = "wiki"  # --components
+    component_selector: str = "round-robin"
+    curriculum: str = "none"
+    curriculum_threshold: float = 1.0
+    merge: bool = False
+    max_merges: int = 5
+    track: str = "none"
+    test_specs: tuple[str, ...] = ()  # --test-tasks: the transfer step (none: no transfer)
+    test_trials: int | None = None  # default: the search's trials
+
+    @property
+    def transfer_trials(self) -> int:
+        return self.test_trials or self.harness.trials
 
     def fingerprint(self) -> dict[str, Any]:
-        """What must not change between a run and its resumption (the budget may grow)."""
+        """What must not change between a run and its resumption (the budget may grow).
+
+        Settings left at their defaults are left out, so run directories of earlier versions
+        still resume. The transfer and tracking settings do not change the search: a finished
+        run can be given a transfer step by rerunning it with --test-tasks.
+        """
+        optional = {
+            "components": (self.components, "wiki"),
+            "component_selector": (self.component_selector, "round-robin"),
+            "curriculum": (self.curriculum, "none"),
+            "curriculum_threshold": (self.curriculum_threshold, 1.0),
+            "merge": (self.merge, False),
+            "max_merges": (self.max_merges if self.merge else 5, 5),
+        }
+        extra = {name: value for name, (value, default) in optional.items() if value != default}
         return {
+            **extra,
             "task_specs": list(self.task_specs),
             "seed_wiki_sha256": hashlib.sha256(self.seed_wiki.encode()).hexdigest(),
             "harness": self.harness.fingerprint(),
@@ -71,6 +103,17 @@ class RolloutPlan:
     trials: int
     val_size: int
     minibatch_size: int
+    max_merges: int = 0  # GEPA's merge proposer (0: off)
+
+    @property
+    def merge_minimum(self) -> int:
+        """A merge iteration: the merged candidate on a validation subsample (rejected)."""
+        return MERGE_SUBSAMPLE * self.trials if self.max_merges else 0
+
+    @property
+    def merge_maximum(self) -> int:
+        """An accepted merge is also scored on the whole validation set."""
+        return self.merge_minimum + self.val_size * self.trials if self.max_merges else 0
 
     @property
     def seed_evaluation(self) -> int:
@@ -93,7 +136,7 @@ class RolloutPlan:
     @property
     def max_overshoot(self) -> int:
         """GEPA checks the budget before an iteration, never inside it."""
-        return self.iteration_maximum - self.trials
+        return max(self.iteration_maximum, self.merge_maximum) - self.trials
 
     def iterations(self) -> tuple[int, int]:
         """(iterations if every child is accepted, iterations if none is)."""
@@ -113,12 +156,21 @@ class RolloutPlan:
 
     def lines(self) -> list[str]:
         most, least = self.iterations()
+        merges = []
+        if self.max_merges:
+            merges.append(
+                f"merge: up to {self.max_merges} accepted merges (GEPA's merge proposer, tried instead of a "
+                f"reflective iteration after one that found a new candidate), each {self.merge_minimum} "
+                f"(validation subsample of {MERGE_SUBSAMPLE} x {self.trials} trials) to {self.merge_maximum} "
+                "episodes (an accepted merge is also validated)"
+            )
         return [
             f"rollout plan (episodes): budget {self.budget}; seed evaluation on the validation set "
             f"{self.seed_evaluation}; per iteration {self.iteration_minimum} "
             f"(minibatch {self.minibatch_size} x parent and child x {self.trials} trials) "
             f"to {self.iteration_maximum} (an accepted child is also validated); "
             f"about {most} to {least} iterations",
+            *merges,
             f"worst case: {self.budget + self.max_overshoot} episodes (GEPA checks the budget only between "
             f"iterations, so the last one may run over by up to {self.max_overshoot})",
         ]
@@ -136,6 +188,7 @@ class OptimizeOutcome:
     episodes_reused: int
     cost_usd: float
     cost_known: bool = True
+    transfer: dict[str, Any] | None = None  # the transfer step's comparison (taugepa compare's JSON)
 
     def cost_text(self) -> str:
         return f"${self.cost_usd:.4f}" if self.cost_known else "cost n/a (a model has no price)"

@@ -8,13 +8,14 @@ adapter's in-process evaluation: episodes go through `taugepa.runner.run_episode
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from taugepa.episode.run import EpisodeResult
-from taugepa.episode.runner import EpisodeJob, NotStarted, run_episodes
+from taugepa.episode.runner import EpisodeJob, EpisodePool, NotStarted, run_episodes
 from taugepa.errors import InfrastructureError
+from taugepa.llm.client import prepare_clients
 from taugepa.results.scores import build_scores, episode_entry, run_info
 from taugepa.tasks.model import Task, TaskSource
 
@@ -28,6 +29,29 @@ def run_jobs(jobs: Sequence[EpisodeJob], concurrency: int) -> list[tuple[Episode
                 f"episode {job.task.id}#{job.config.trial} was not run: {result.reason}"
             )
     return list(zip(jobs, results, strict=True))  # type: ignore[arg-type]
+
+
+def iter_jobs(jobs: Sequence[EpisodeJob], concurrency: int) -> Iterator[tuple[EpisodeJob, EpisodeResult]]:
+    """Like `run_jobs`, but hands each result over in job order as soon as it is there.
+
+    So a caller can keep every finished episode even if the run is interrupted later (close
+    the iterator, or let it be collected, to stop the episodes still in flight).
+    """
+    for llm in {job.config.llm for job in jobs if job.config.agent == "llm" and job.config.llm}:
+        prepare_clients(llm)
+    pool = EpisodePool(concurrency)
+    try:
+        for job in jobs:
+            pool.submit(job)
+        for job in jobs:
+            result = pool.result(job)
+            if isinstance(result, NotStarted):
+                raise InfrastructureError(
+                    f"episode {job.task.id}#{job.config.trial} was not run: {result.reason}"
+                )
+            yield job, result
+    finally:
+        pool.close()
 
 
 def benchmark_scores(

@@ -4,11 +4,19 @@
   performs a write action only if its system prompt (the wiki) contains the rule sentence
   for that tool (`rule_sentence`); otherwise it leaves that write out, so the episode fails
   with feedback naming the write it never made.
-- `scripted-reflector` plays GEPA's reflection model: it reads the current wiki from the
-  first fenced block of the prompt, finds the write tools the reflective records say the
-  agent never called, and answers with the wiki plus the missing rule sentences.
+- `scripted-section-agent` is stricter about where it reads and also reads the tools: it
+  performs a write only if the rule sentence stands in the wiki's section about that write
+  (`taugepa.world.policy_sections`: "Cancel flight" for cancel_reservation, ...), or if the
+  tool's description, as sent with the request, contains the tool's hint (`tool_hint`).
+- `scripted-reflector` plays GEPA's reflection model. It finds the write tools the
+  reflective records say the agent never called, and answers with the text it was given
+  (the first fenced block of the prompt) plus what is missing: for the whole wiki, the
+  missing rule sentences appended at the end (which the section agent does not read unless
+  the last section is about them); for one section (the prompt names the section's
+  heading), the rule sentences of the missing writes that section is about; for one tool's
+  description (the prompt names the tool), that tool's hint.
 
-With both, an optimization run must raise the validation score: each accepted candidate
+With these, an optimization run must raise the validation score: each accepted candidate
 teaches the agent one more kind of write. A real improvement needs real models.
 """
 
@@ -19,20 +27,30 @@ from typing import Any
 
 from taugepa.testing.scripted_models import ScriptedModels
 from taugepa.world.engine import write_tool_names
+from taugepa.world.policy_sections import heading_subject, section_about, split_sections
 
 WIKI_AGENT_MODEL = "scripted-wiki-agent"
+SECTION_AGENT_MODEL = "scripted-section-agent"
 REFLECTION_MODEL = "scripted-reflector"
 _NEVER_CALLED = re.compile(r"(?:never called|expected) (\w+)\(")
+# How taugepa.optimize.components' reflection prompts name what they show.
+_SECTION_PROMPT = re.compile(r'the section headed "([^"\n]*)"')
+_TOOL_PROMPT = re.compile(r"the airline tool `(\w+)`")
 
 
 def rule_sentence(tool: str) -> str:
-    """The wiki sentence that lets the scripted agent perform `tool`."""
+    """The wiki sentence that lets the scripted agents perform `tool`."""
     return f"When the customer's request calls for it and they confirm, use {tool} exactly as they asked."
+
+
+def tool_hint(tool: str) -> str:
+    """The sentence in `tool`'s description that lets the section agent perform it."""
+    return f"Call {tool} once the customer has confirmed the exact change."
 
 
 def wiki_agent(models: ScriptedModels, body: dict[str, Any], digest: str) -> dict[str, Any]:
     messages = body.get("messages") or []
-    wiki = next((str(m.get("content") or "") for m in messages if m.get("role") == "system"), "")
+    wiki = _system_prompt(messages)
     task = models.task_of(messages)
     writes = write_tool_names()
     plan = None
@@ -41,18 +59,52 @@ def wiki_agent(models: ScriptedModels, body: dict[str, Any], digest: str) -> dic
     return models._agent(messages, digest, plan=plan)
 
 
+def section_agent(models: ScriptedModels, body: dict[str, Any], digest: str) -> dict[str, Any]:
+    messages = body.get("messages") or []
+    sections = split_sections(_system_prompt(messages))
+    descriptions = {
+        str(tool.get("function", {}).get("name")): str(tool.get("function", {}).get("description") or "")
+        for tool in body.get("tools") or []
+    }
+
+    def knows(tool: str) -> bool:
+        section = section_about(sections, tool)
+        in_section = section is not None and rule_sentence(tool) in section.body
+        return in_section or tool_hint(tool) in descriptions.get(tool, "")
+
+    task = models.task_of(messages)
+    writes = write_tool_names()
+    plan = None if task is None else [a for a in task.actions if a.name not in writes or knows(a.name)]
+    return models._agent(messages, digest, plan=plan)
+
+
 def reflector(models: ScriptedModels, body: dict[str, Any], digest: str) -> dict[str, Any]:
     messages = body.get("messages") or []
     prompt = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "user")
     blocks = prompt.split("```")
-    wiki = blocks[1].strip("\n") if len(blocks) > 2 else ""
-    missing = [
-        name
-        for name in dict.fromkeys(_NEVER_CALLED.findall(prompt))
-        if name in write_tool_names() and rule_sentence(name) not in wiki
+    current = blocks[1].strip("\n") if len(blocks) > 2 else ""
+    never_called = [
+        name for name in dict.fromkeys(_NEVER_CALLED.findall(prompt)) if name in write_tool_names()
     ]
-    new_wiki = "\n".join([wiki, *(rule_sentence(name) for name in missing)])
-    return {"role": "assistant", "content": f"Here is the improved policy:\n```\n{new_wiki}\n```"}
+    tool = _TOOL_PROMPT.search(prompt)
+    section = _SECTION_PROMPT.search(prompt)
+    if tool is not None:
+        name = tool.group(1)
+        additions = [tool_hint(name)] if name in never_called and tool_hint(name) not in current else []
+        new_text = " ".join([current, *additions])
+    else:
+        subject = heading_subject(section.group(1)) if section is not None else None
+        additions = [
+            rule_sentence(name)
+            for name in never_called
+            if (subject is None or name in subject) and rule_sentence(name) not in current
+        ]
+        new_text = "\n".join([current, *additions])
+    return {"role": "assistant", "content": f"Here is the improved text:\n```\n{new_text}\n```"}
 
 
-EXTRA_MODELS = {WIKI_AGENT_MODEL: wiki_agent, REFLECTION_MODEL: reflector}
+def _system_prompt(messages: list[dict[str, Any]]) -> str:
+    return next((str(m.get("content") or "") for m in messages if m.get("role") == "system"), "")
+
+
+EXTRA_MODELS = {WIKI_AGENT_MODEL: wiki_agent, SECTION_AGENT_MODEL: section_agent, REFLECTION_MODEL: reflector}

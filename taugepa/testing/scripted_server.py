@@ -325,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--optimizer-models",
         action="store_true",
-        help="also serve scripted-wiki-agent and scripted-reflector (taugepa.testing.scripted_optimizer)",
+        help="also serve scripted-wiki-agent, scripted-section-agent and scripted-reflector "
+        "(taugepa.testing.scripted_optimizer)",
     )
     args = parser.parse_args(argv)
     tasks = load_tasks(args.tasks).tasks

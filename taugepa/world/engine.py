@@ -109,6 +109,14 @@ def _toolkit_functions() -> list[tuple[str, str]]:
     ]
 
 
+def apply_tool_descriptions(schemas: list[dict[str, Any]], descriptions: dict[str, str] | None) -> None:
+    """Replace, in place, the description of every tool the mapping names (parameters stay)."""
+    for schema in schemas:
+        function = schema.get("function") or {}
+        if descriptions and function.get("name") in descriptions:
+            function["description"] = descriptions[function["name"]]
+
+
 def inline_refs(schema: Any, definitions: dict[str, Any] | None = None) -> Any:
     """Replace local `$ref`s by their definitions: some OpenAI-compatible servers mishandle them."""
     if isinstance(schema, dict):
@@ -227,13 +235,20 @@ class AirlineWorld:
         )
         return specs
 
-    def tool_schemas(self, think_tool: bool = True) -> list[dict[str, Any]]:
-        """OpenAI-format tool definitions offered to the agent (fresh copies, safe to edit)."""
-        return [
+    def tool_schemas(
+        self, think_tool: bool = True, descriptions: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """OpenAI-format tool definitions offered to the agent (fresh copies, safe to edit).
+
+        `descriptions` replaces the named tools' descriptions (taugepa.world.tool_descriptions).
+        """
+        schemas = [
             copy.deepcopy(spec.schema)
             for spec in self.tools.values()
             if think_tool or spec.name != THINK_TOOL
         ]
+        apply_tool_descriptions(schemas, descriptions)
+        return schemas
 
     def base_row_json(self, table: str, key: str) -> str | None:
         """Canonical JSON of a base row (memoized), or None if the base has no such row."""
@@ -246,8 +261,8 @@ class AirlineWorld:
             cached = self._base_row_json[cache_key] = row_json(row)
         return cached
 
-    def new_engine(self, think_tool: bool = True) -> Engine:
-        return Engine(self, think_tool=think_tool)
+    def new_engine(self, think_tool: bool = True, tool_descriptions: dict[str, str] | None = None) -> Engine:
+        return Engine(self, think_tool=think_tool, tool_descriptions=tool_descriptions)
 
 
 _world: AirlineWorld | None = None
@@ -267,15 +282,18 @@ def get_world() -> AirlineWorld:
 class Engine:
     """One episode's airline: tools over a private copy-on-write view of the database."""
 
-    def __init__(self, world: AirlineWorld, think_tool: bool = True):
+    def __init__(
+        self, world: AirlineWorld, think_tool: bool = True, tool_descriptions: dict[str, str] | None = None
+    ):
         self.world = world
         self.think_tool = think_tool
+        self.tool_descriptions = tool_descriptions
         self._tables = {name: CopyOnWriteTable(getattr(world.base_db, name)) for name in TABLES}
         self._toolkit = AirlineTools(FlightDB.model_construct(**self._tables))
 
     @property
     def tool_schemas(self) -> list[dict[str, Any]]:
-        return self.world.tool_schemas(self.think_tool)
+        return self.world.tool_schemas(self.think_tool, self.tool_descriptions)
 
     def is_available(self, name: str) -> bool:
         return name in self.world.tools and (self.think_tool or name != THINK_TOOL)

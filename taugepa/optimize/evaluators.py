@@ -1,0 +1,373 @@
+"""How a candidate is scored: its episodes, run in this process or through `pytest benchmarks`.
+
+`InProcessEvaluator` runs each task of a batch through the same `run_episode` and scoring
+the pytest plugin uses (on threads); `PytestEvaluator` runs an actual `pytest benchmarks`
+subprocess and reads its scores file back. Both return scores-file entries per task.
+Episodes that hit an infrastructure error are run again; if they keep failing, evaluation
+raises instead of feeding GEPA zeros the agent did not earn.
+
+Finished episodes are kept in an episode store (normally in the run directory), keyed by
+everything that decides them (task content, wiki, tool descriptions, settings, trial,
+engine), each as soon as it finishes, so a resumed optimization never pays for them twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from taugepa.episode.run import EpisodeConfig, EpisodeResult
+from taugepa.episode.runner import EpisodeJob
+from taugepa.errors import ConfigError, InfrastructureError
+from taugepa.files import write_json_atomically, write_text_atomically
+from taugepa.llm.config import LLMConfig
+from taugepa.protocol import ERROR
+from taugepa.results.benchmark_run import iter_jobs
+from taugepa.results.scores import episode_entry, load_scores, to_evaluation_batch
+from taugepa.tasks.gold import default_gold_cache
+from taugepa.tasks.model import Task
+from taugepa.world.tool_descriptions import as_pairs, descriptions_sha256
+
+# The tool descriptions a candidate gives the agent (None: tau2's own).
+Descriptions = Mapping[str, str] | None
+
+
+class EvaluationFailed(InfrastructureError):
+    """Episodes kept failing for reasons outside the agent: the candidate cannot be scored."""
+
+
+@dataclass(frozen=True)
+class HarnessSettings:
+    """How candidates are evaluated: the same settings a benchmark run takes."""
+
+    agent: str = "llm"
+    llm: LLMConfig | None = None
+    trials: int = 1
+    max_steps: int = 30
+    think_tool: bool = True
+    concurrency: int = 8
+    infra_rounds: int = 2  # extra rounds for episodes that ended in an infrastructure error
+    # The policy the agent's compliance is judged against (None: the wiki it runs with). An
+    # optimizer passes the seed wiki, so that a candidate cannot edit a rule away.
+    compliance_policy: str | None = None
+
+    def episode_config(self, trial: int, tool_descriptions: Descriptions = None) -> EpisodeConfig:
+        return EpisodeConfig(
+            agent=self.agent,
+            max_steps=self.max_steps,
+            think_tool=self.think_tool,
+            trial=trial,
+            llm=self.llm,
+            compliance_policy=self.compliance_policy,
+            tool_descriptions=as_pairs(tool_descriptions),
+        )
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides an episode besides the task and the wiki (no secrets: key *names* only)."""
+        return {
+            "agent": self.agent,
+            "llm": self.llm.describe() if self.llm else None,
+            "prices": list(self.llm.prices) if self.llm else [],
+            "max_steps": self.max_steps,
+            "think_tool": self.think_tool,
+            "compliance_policy_sha256": (
+                hashlib.sha256(self.compliance_policy.encode()).hexdigest()
+                if self.compliance_policy
+                else None
+            ),
+        }
+
+
+class EpisodeStore:
+    """Finished, scored episodes on disk, keyed by task content, wiki, settings, trial, engine."""
+
+    def __init__(self, directory: Path, settings: HarnessSettings):
+        self.directory = Path(directory)
+        self._settings_key = json.dumps(settings.fingerprint(), sort_keys=True)
+        self.hits = 0
+        self.stored = 0
+
+    def key(self, task: Task, wiki: str, trial: int, tool_descriptions: Descriptions = None) -> str:
+        from taugepa.world.engine import engine_info
+
+        parts: list[Any] = [
+            task.content_hash,
+            task.id,
+            hashlib.sha256(wiki.encode()).hexdigest(),
+            self._settings_key,
+            trial,
+            engine_info()["fingerprint"],
+        ]
+        if tool_descriptions:  # absent for tau2's descriptions: keys of earlier runs stay valid
+            parts.append(descriptions_sha256(tool_descriptions))
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def get(
+        self, task: Task, wiki: str, trial: int, tool_descriptions: Descriptions = None
+    ) -> dict[str, Any] | None:
+        path = self.directory / f"{self.key(task, wiki, trial, tool_descriptions)}.json"
+        try:
+            entry = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        self.hits += 1
+        return entry
+
+    def put(
+        self, task: Task, wiki: str, trial: int, entry: dict[str, Any], tool_descriptions: Descriptions = None
+    ) -> None:
+        write_json_atomically(
+            self.directory / f"{self.key(task, wiki, trial, tool_descriptions)}.json", entry
+        )
+        self.stored += 1
+
+    def count(self) -> int:
+        """Episodes on disk."""
+        return len(list(self.directory.glob("*.json"))) if self.directory.is_dir() else 0
+
+
+@dataclass
+class InProcessEvaluator:
+    """Runs episodes in this process with `concurrency` in flight (taugepa.runner)."""
+
+    settings: HarnessSettings
+    store: EpisodeStore | None = None
+    episodes_run: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    on_entry: Callable[[dict[str, Any]], None] | None = None
+
+    def run(
+        self, tasks: Sequence[Task], wiki: str, tool_descriptions: Descriptions = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Every trial of every task, as scores-file entries, keyed by task id."""
+        entries: dict[tuple[str, int], dict[str, Any]] = {}
+        pending = []
+        unique = {task.id: task for task in tasks}.values()  # a batch may name a task twice (GEPA pads)
+        for task in unique:
+            for trial in range(self.settings.trials):
+                stored = self.store.get(task, wiki, trial, tool_descriptions) if self.store else None
+                if stored is not None:
+                    entries[(task.id, trial)] = stored
+                else:
+                    config = self.settings.episode_config(trial, tool_descriptions)
+                    pending.append(EpisodeJob(task, wiki, config))
+        for _round in range(self.settings.infra_rounds + 1):
+            if not pending:
+                break
+            failed = []
+            with closing(iter_jobs(pending, self.settings.concurrency)) as finished:
+                for job, result in finished:
+                    entries[(job.task.id, job.config.trial)] = self._record(job, result, tool_descriptions)
+                    if result.outcome == ERROR:
+                        failed.append(job)
+            pending = failed
+        if pending:
+            first = entries[(pending[0].task.id, pending[0].config.trial)]
+            raise EvaluationFailed(
+                f"{len(pending)} episode(s) still ended in infrastructure errors after "
+                f"{self.settings.infra_rounds + 1} rounds "
+                f"(first: {pending[0].task.id}: {first['feedback']}); "
+                "the candidate was not scored: fix the endpoint and rerun the same command to resume"
+            )
+        return {
+            task.id: [entries[(task.id, trial)] for trial in range(self.settings.trials)] for task in tasks
+        }
+
+    def _record(
+        self, job: EpisodeJob, result: EpisodeResult, tool_descriptions: Descriptions
+    ) -> dict[str, Any]:
+        self.episodes_run += 1
+        _add_cost(self, result.usage)
+        entry = episode_entry(job.task, result.to_dict())
+        if result.outcome != ERROR and self.store is not None:
+            self.store.put(job.task, job.wiki, job.config.trial, entry, tool_descriptions)
+        if self.on_entry is not None:
+            self.on_entry(entry)
+        return entry
+
+
+def _add_cost(evaluator: Any, usage: dict[str, Any] | None) -> None:
+    """Add an episode's cost; an LLM episode of a model without a price makes the total unknown."""
+    if not usage:
+        return
+    cost = usage.get("cost_usd")
+    if cost is None:
+        evaluator.cost_known = False
+    else:
+        evaluator.cost_usd += float(cost)
+
+
+@dataclass
+class PytestEvaluator:
+    """Runs the batch as `pytest benchmarks ... -n N` in a subprocess and reads its scores file.
+
+    The point is to check that the optimizer and CI measure the same thing: the cases are
+    selected by node id from the same task specs, so task ids and episodes are identical.
+    """
+
+    settings: HarnessSettings
+    task_specs: Sequence[str]
+    benchmarks_dir: Path
+    workers: int = 0
+    extra_args: Sequence[str] = ()
+    episodes_run: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    on_entry: Callable[[dict[str, Any]], None] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(
+        self, tasks: Sequence[Task], wiki: str, tool_descriptions: Descriptions = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        trials = self.settings.trials
+        with tempfile.TemporaryDirectory(prefix="taugepa-eval-") as folder:
+            wiki_path, scores_path = Path(folder) / "wiki.md", Path(folder) / "scores.json"
+            write_text_atomically(wiki_path, wiki)
+            descriptions_flags: list[str] = []
+            if tool_descriptions:
+                descriptions_path = Path(folder) / "tool_descriptions.json"
+                write_json_atomically(descriptions_path, dict(tool_descriptions))
+                descriptions_flags = ["--tool-descriptions", str(descriptions_path)]
+            test_file = self.benchmarks_dir / "test_airline.py"
+            node_ids = [
+                f"{test_file}::test_task[{task.id if trials == 1 else f'{task.id}-t{trial}'}]"
+                for task in tasks
+                for trial in range(trials)
+            ]
+            command = [
+                sys.executable,
+                "-m",
+                "pytest",
+                *node_ids,
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--wiki",
+                str(wiki_path),
+                "--scores-out",
+                str(scores_path),
+                "--agent",
+                self.settings.agent,
+                "--trials",
+                str(trials),
+                "--max-steps",
+                str(self.settings.max_steps),
+                "--task-filter",
+                "all",
+                "--concurrency",
+                str(self.settings.concurrency),
+                *[arg for spec in self.task_specs for arg in ("--tasks", spec)],
+                *(["--no-think-tool"] if not self.settings.think_tool else []),
+                *(["-n", str(self.workers)] if self.workers else []),
+                *llm_flags(self.settings.llm, Path(folder)),
+                *descriptions_flags,
+                *self.extra_args,
+            ]
+            completed = subprocess.run(
+                command, capture_output=True, text=True, check=False, env={**os.environ, **self.env}
+            )
+            if not scores_path.exists():
+                tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
+                raise EvaluationFailed(
+                    f"pytest exited with status {completed.returncode} and wrote no scores file: "
+                    + " | ".join(tail)
+                )
+            scores = load_scores(scores_path)
+        grouped = scores.episodes_by_task()
+        for entries in grouped.values():
+            for entry in entries:
+                self.episodes_run += 1
+                _add_cost(self, entry.get("usage"))
+                if self.on_entry is not None:
+                    self.on_entry(entry)
+        errors = [e for entries in grouped.values() for e in entries if e["outcome"] == ERROR]
+        if errors:
+            raise EvaluationFailed(
+                f"{len(errors)} episode(s) ended in infrastructure errors under pytest "
+                f"(first: {errors[0]['task_id']}: {errors[0]['feedback']})"
+            )
+        missing = [task.id for task in tasks if task.id not in grouped]
+        if missing:
+            raise EvaluationFailed(f"the pytest run did not report tasks {', '.join(missing[:5])}")
+        # The scores file must load into GEPA's form: the same path CI artifacts take.
+        to_evaluation_batch(scores, [task.id for task in tasks])
+        return {task.id: grouped[task.id] for task in tasks}
+
+
+def llm_flags(llm: LLMConfig | None, folder: Path) -> list[str]:
+    """The benchmark's command-line flags for these LLM settings (prices go in a file)."""
+    if llm is None:
+        return []
+    flags = [
+        "--agent-model",
+        str(llm.agent_model),
+        "--user-model",
+        str(llm.user_model or llm.agent_model),
+        "--base-url",
+        llm.agent_base_url,
+        "--user-base-url",
+        llm.user_base_url_resolved,
+        "--api-key-env",
+        llm.api_key_env,
+        "--user-api-key-env",
+        llm.user_api_key_env or llm.api_key_env,
+        "--temperature",
+        "none" if llm.temperature is None else repr(llm.temperature),
+        "--seed",
+        "none" if llm.seed is None else str(llm.seed),
+        "--request-timeout",
+        repr(llm.timeout),
+        "--max-retries",
+        str(llm.max_retries),
+    ]
+    if not llm.cache:
+        flags.append("--no-llm-cache")
+    elif llm.cache_dir:
+        flags += ["--llm-cache", llm.cache_dir]
+    if llm.prices:
+        prices = folder / "prices.json"
+        write_json_atomically(prices, {name: {"input": i, "output": o} for name, i, o in llm.prices})
+        flags += ["--prices", str(prices)]
+    return flags
+
+
+def default_benchmarks_dir() -> Path:
+    """The repository's `benchmarks/` folder (the suite `pytest benchmarks` runs)."""
+    candidate = Path(__file__).resolve().parents[2] / "benchmarks"
+    if not (candidate / "test_airline.py").is_file():
+        raise ConfigError(
+            "cannot find the benchmark suite (benchmarks/test_airline.py) next to the taugepa package: "
+            "pass --benchmarks DIR"
+        )
+    return candidate
+
+
+def valid_tasks(tasks: Sequence[Task]) -> tuple[list[Task], list[Task]]:
+    """(tasks whose gold replays, tasks whose gold does not)."""
+    cache = default_gold_cache()
+    valid, invalid = [], []
+    for task in tasks:
+        (valid if cache.get(task).valid else invalid).append(task)
+    return valid, invalid
+
+
+__all__ = [
+    "EpisodeStore",
+    "EvaluationFailed",
+    "HarnessSettings",
+    "InProcessEvaluator",
+    "PytestEvaluator",
+    "default_benchmarks_dir",
+    "llm_flags",
+    "valid_tasks",
+]

@@ -1,0 +1,162 @@
+"""The transfer step (`--test-tasks SPEC`): does the best candidate beat the seed on held-out tasks?
+
+Test tasks are never used for training or selection: a test set that shares a task with
+the training or validation set *by content* (`Task.content_hash`, not the id) is refused
+before anything is spent. After the search, the seed and the best candidate each run every
+test task `--test-trials` times (the same harness and episode store as the search, so a
+rerun of a killed run takes finished episodes from the store), and the run directory gets
+the two scores files, their `taugepa compare` result as JSON and the comparison page
+(`taugepa report` with both files). The verdict is printed with its 95% interval.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from taugepa.errors import ConfigError
+from taugepa.files import write_json_atomically
+from taugepa.optimize.components import ComponentSet
+from taugepa.optimize.evaluators import EpisodeStore, InProcessEvaluator
+from taugepa.optimize.settings import OptimizeSettings
+from taugepa.results.compare import compare_scores, comparison_lines
+from taugepa.results.report import write_report
+from taugepa.results.scores import build_scores, load_scores, run_info
+from taugepa.tasks.loading import load_tasks
+from taugepa.tasks.model import Task, TaskSource
+from taugepa.world.tool_descriptions import describe_tool_descriptions
+
+SEED_SCORES = "transfer_seed.json"
+BEST_SCORES = "transfer_best.json"
+COMPARE_JSON = "transfer_compare.json"
+REPORT_PAGE = "transfer_report.html"
+TRANSFER_FILES = (SEED_SCORES, BEST_SCORES, COMPARE_JSON, REPORT_PAGE)
+
+
+@dataclass(frozen=True)
+class TestSet:
+    specs: tuple[str, ...]
+    tasks: list[Task]
+    sources: list[TaskSource]
+
+
+def load_test_set(specs: tuple[str, ...], used: list[Task]) -> TestSet:
+    """The test tasks; ConfigError (one line) if any shares its content with a `used` task."""
+    collection = load_tasks(specs)
+    if not collection.tasks:
+        raise ConfigError(f"--test-tasks {' '.join(specs)} holds no task")
+    by_content = {task.content_hash: task.id for task in used}
+    shared = [
+        (task.id, by_content[task.content_hash])
+        for task in collection.tasks
+        if task.content_hash in by_content
+    ]
+    if shared:
+        test_id, used_id = shared[0]
+        raise ConfigError(
+            f"--test-tasks shares {len(shared)} task(s) with the training and validation tasks by content "
+            f"(e.g. test task {test_id} is {used_id}): test tasks must be held out from the search; "
+            "pass a disjoint --test-tasks set (or other --tasks)"
+        )
+    return TestSet(tuple(specs), collection.tasks, collection.sources)
+
+
+def plan_line(test: TestSet, trials: int) -> str:
+    episodes = 2 * len(test.tasks) * trials
+    return (
+        f"transfer after the search: the seed and the best candidate on {len(test.tasks)} test tasks "
+        f"({', '.join(test.specs)}; none shares its content with a training or validation task) x {trials} "
+        f"trials = {episodes} episodes, not counted in the budget"
+    )
+
+
+def run_transfer(
+    settings: OptimizeSettings,
+    components: ComponentSet,
+    candidates: list[dict[str, str]],
+    best: int,
+    test: TestSet,
+    store: EpisodeStore,
+    say: Any,
+) -> dict[str, Any]:
+    """Run the seed and the best candidate on the test tasks; write and print the comparison."""
+    run_dir = settings.run_dir
+    trials = settings.transfer_trials
+    evaluator = InProcessEvaluator(replace(settings.harness, trials=trials), store=store)
+    hits_before = store.hits
+    say(
+        f"transfer: the seed and the best candidate (#{best}) on {len(test.tasks)} test tasks "
+        f"x {trials} trials ({2 * len(test.tasks) * trials} episodes; finished ones come from the "
+        "run directory)"
+    )
+    paths = {}
+    for label, index, wiki_path in (
+        ("seed", 0, settings.seed_wiki_path),
+        ("best", best, str(run_dir / "best_wiki.md")),
+    ):
+        candidate = candidates[index]
+        started = time.time()
+        wiki = components.wiki(candidate)
+        descriptions = components.tool_descriptions(candidate)
+        by_task = evaluator.run(test.tasks, wiki, descriptions)
+        entries = [entry for task in test.tasks for entry in by_task[task.id]]
+        extra: dict[str, Any] = {
+            "optimize": {
+                "run_dir": str(run_dir),
+                "candidate": index,
+                "components": components.describe(candidate),
+            },
+        }
+        if settings.harness.llm is not None:
+            extra["llm"] = settings.harness.llm.describe()
+        if descriptions is not None:
+            where = str(run_dir / "best_tool_descriptions.json") if label == "best" else "tau2 (the seed)"
+            extra["tool_descriptions"] = describe_tool_descriptions(descriptions, where)
+        llm = settings.harness.llm
+        run = run_info(
+            wiki_path=wiki_path,
+            wiki_text=wiki,
+            agent=settings.harness.agent,
+            trials=trials,
+            max_steps=settings.harness.max_steps,
+            think_tool=settings.harness.think_tool,
+            task_sources=test.sources,
+            models={"agent": llm.agent_model, "user": llm.user_model} if llm else None,
+            extra=extra,
+        )
+        paths[label] = run_dir / (SEED_SCORES if label == "seed" else BEST_SCORES)
+        write_json_atomically(paths[label], build_scores(run, entries, _timing(started)))
+    comparison = compare_scores(load_scores(paths["seed"]), load_scores(paths["best"]), seed=settings.seed)
+    write_json_atomically(run_dir / COMPARE_JSON, json.loads(json.dumps(comparison.to_dict())))
+    write_report(
+        [f"seed={paths['seed']}", f"best #{best}={paths['best']}"],
+        run_dir / REPORT_PAGE,
+        title=f"taugepa optimize: seed vs best candidate #{best} on the test tasks",
+    )
+    lines = comparison_lines(comparison)
+    say(f"transfer on {len(comparison.tasks)} scored test tasks (never used for training or selection):")
+    for line in lines[3:6]:  # the two pass rates and the difference, with their 95% intervals
+        say(f"  {line.replace('baseline ', 'seed     ').replace('candidate', 'best     ')}")
+    reused = store.hits - hits_before
+    say(
+        f"transfer {lines[6]}; {evaluator.episodes_run} episodes run, {reused} reused from the run "
+        f"directory; see {run_dir / REPORT_PAGE}"
+    )
+    return comparison.to_dict()
+
+
+def _timing(started: float) -> dict[str, Any]:
+    finished = time.time()
+    return {
+        "started_at": datetime.fromtimestamp(started, tz=UTC).isoformat(timespec="seconds"),
+        "finished_at": datetime.fromtimestamp(finished, tz=UTC).isoformat(timespec="seconds"),
+        "wall_s": round(finished - started, 3),
+    }
+
+
+def transfer_files_exist(run_dir: Path) -> bool:
+    return all((run_dir / name).exists() for name in TRANSFER_FILES)
