@@ -14,11 +14,17 @@ from taugepa.optimize.adapter import (
     WikiAdapter,
     default_benchmarks_dir,
 )
+from taugepa.optimize.components import ComponentSet
 from taugepa.results.scores import load_scores, to_evaluation_batch
 from taugepa.rules.audit import audit_tasks, gold_policy_note
 from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_models import scripted_llm_config
-from taugepa.testing.scripted_optimizer import EXTRA_MODELS, WIKI_AGENT_MODEL, rule_sentence
+from taugepa.testing.scripted_optimizer import (
+    EXTRA_MODELS,
+    SECTION_AGENT_MODEL,
+    WIKI_AGENT_MODEL,
+    tool_hint,
+)
 from taugepa.testing.scripted_server import ScriptedServer
 from taugepa.world.engine import DEFAULT_POLICY_PATH
 from taugepa.world.policy import load_policy
@@ -32,21 +38,29 @@ def tasks():
 
 
 def test_in_process_and_pytest_evaluations_give_identical_scores(tasks, tmp_path, monkeypatch):
+    """Also with the candidate's tool descriptions: the section agent cancels only when the
+    description of cancel_reservation carries its hint, in this process and under pytest."""
     monkeypatch.setenv(KEY_ENV, KEY)
-    batch = tasks[:12]
-    wiki = DEFAULT_POLICY_PATH.read_text() + "\n" + rule_sentence("cancel_reservation")
+    batch = tasks[:7] + [t for t in tasks if "cancel_reservation" in t.action_names][:5]
+    components = ComponentSet.build("wiki+tools", DEFAULT_POLICY_PATH.read_text())
+    candidate = {**components.seed_candidate()}
+    candidate["tool:cancel_reservation"] += " " + tool_hint("cancel_reservation")
     with ScriptedServer(tasks, api_key=KEY, extra_models=EXTRA_MODELS) as server:
-        llm = scripted_llm_config(server.base_url, KEY_ENV, agent_model=WIKI_AGENT_MODEL, cache=False)
+        llm = scripted_llm_config(server.base_url, KEY_ENV, agent_model=SECTION_AGENT_MODEL, cache=False)
         settings = HarnessSettings(agent="llm", llm=llm, trials=2, concurrency=4)
-        in_process = WikiAdapter(InProcessEvaluator(settings)).evaluate(batch, {WIKI_COMPONENT: wiki}, True)
+        adapter = WikiAdapter(InProcessEvaluator(settings), components=components)
+        in_process = adapter.evaluate(batch, candidate, True)
         requests_in_process = server.stats()["requests"]
         through_pytest = WikiAdapter(
-            PytestEvaluator(settings, ["taugepa-airline"], default_benchmarks_dir(), workers=2)
-        ).evaluate(batch, {WIKI_COMPONENT: wiki}, True)
+            PytestEvaluator(settings, ["taugepa-airline"], default_benchmarks_dir(), workers=2),
+            components=components,
+        ).evaluate(batch, candidate, True)
         requests_total = server.stats()["requests"]
+        without_hint = adapter.evaluate(batch, components.seed_candidate())
     assert requests_total == 2 * requests_in_process > 0  # both really ran every episode
     assert in_process.scores == through_pytest.scores
     assert 0 < sum(in_process.scores) < len(batch)  # some tasks pass, some fail: a real comparison
+    assert sum(without_hint.scores) < sum(in_process.scores)  # the descriptions reached the agent
     for mine, theirs in zip(in_process.trajectories, through_pytest.trajectories, strict=True):
         assert [(e["task_id"], e["trial"], e["outcome"], e["feedback"]) for e in mine] == [
             (e["task_id"], e["trial"], e["outcome"], e["feedback"]) for e in theirs
