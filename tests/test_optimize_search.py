@@ -139,6 +139,11 @@ def test_sections_tools_curriculum_and_transfer_in_one_run(server, task_files, t
 
     candidates = json.loads((run_dir / "candidates.json").read_text())
     assert candidates["best_score"] > candidates["seed_score"]
+    # val_scores.png places each candidate at the episodes counted once it was validated: the log's figure
+    logged = {int(k): int(n) for k, n in re.findall(r"accepted as #(\d+) .*? (\d+)/60 episodes counted", out)}
+    assert logged and all(
+        candidates["candidates"][k]["validated_at_episodes"] == n for k, n in logged.items()
+    )
     descriptions = load_tool_descriptions(run_dir / "best_tool_descriptions.json")
     defaults = default_tool_descriptions()
     changed = {tool for tool, text in descriptions.items() if text != defaults[tool]}

@@ -19,6 +19,10 @@ _EXPORTS = {
     "TRANSFER_TOOL": "taugepa.world.engine",
     "Policy": "taugepa.world.policy",
     "load_policy": "taugepa.world.policy",
+    "split_sections": "taugepa.world.policy_sections",
+    "join_sections": "taugepa.world.policy_sections",
+    "load_tool_descriptions": "taugepa.world.tool_descriptions",
+    "default_tool_descriptions": "taugepa.world.tool_descriptions",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
