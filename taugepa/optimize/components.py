@@ -31,7 +31,7 @@ from taugepa.errors import ConfigError
 from taugepa.optimize.reflection_model import REFLECTION_PROMPT, SECTION_PROMPT, TOOL_PROMPT
 from taugepa.optimize.reflection_records import reflective_records
 from taugepa.protocol import PASSED
-from taugepa.world.engine import THINK_TOOL, get_world, write_tool_names
+from taugepa.world.engine import get_world, write_tool_names
 from taugepa.world.policy_sections import Section, join_sections, split_sections
 from taugepa.world.tool_descriptions import default_tool_descriptions
 
@@ -213,8 +213,8 @@ class ComponentSet:
             templates[WIKI_COMPONENT] = REFLECTION_PROMPT
         specs = get_world().tools
         for tool, _ in self.seed_descriptions:
-            parameters = ", ".join(specs[tool].parameter_names) if tool != THINK_TOOL else ""
-            templates[TOOL_PREFIX + tool] = _fill(TOOL_PROMPT, tool=tool, parameters=parameters or "none")
+            parameters = ", ".join(specs[tool].parameter_names) or "none"
+            templates[TOOL_PREFIX + tool] = _fill(TOOL_PROMPT, tool=tool, parameters=parameters)
         return templates
 
 
