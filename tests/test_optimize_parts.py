@@ -285,3 +285,35 @@ def test_the_pytest_option_records_the_tool_descriptions_in_the_scores_file(tmp_
         [*command, "--tool-descriptions", str(path)], capture_output=True, text=True, check=False
     )
     assert bad.returncode != 0 and "describes an unknown tool 'cancel_flight'" in bad.stdout + bad.stderr
+
+
+def test_progress_lines_for_a_merge_and_for_an_iteration_cut_short():
+    from taugepa.optimize.progress import ProgressLines
+
+    lines: list[str] = []
+    progress = ProgressLines(RolloutPlan(100, 1, 10, 3, max_merges=2), lines.append, several_components=True)
+    progress._write = lines.append  # not through tqdm
+    state = SimpleNamespace(total_num_evals=57)
+    progress.on_iteration_start({"iteration": 7})
+    progress.on_evaluation_start({"candidate_idx": None, "parent_ids": [3, 5], "capture_traces": False})
+    progress.on_evaluation_end(
+        {"iteration": 7, "scores": [1.0, 1.0, 0.0, 1.0, 1.0], "is_seed_candidate": False}
+    )
+    progress.on_merge_attempted({"iteration": 7, "parent_ids": [3, 5]})
+    progress.on_valset_evaluated(
+        {"iteration": 7, "candidate_idx": 6, "average_score": 0.9, "num_examples_evaluated": 10}
+    )
+    progress.on_candidate_accepted({"new_candidate_idx": 6})
+    progress.on_iteration_end({"iteration": 7, "state": state})
+    assert lines[-1].startswith(
+        "iteration 7: merge of #3 and #5 · validation subsample 4/5 · accepted as #6 (validation 0.900) · "
+        "best validation 0.900 · 57/100 episodes counted"
+    )
+
+    progress.on_iteration_start({"iteration": 8})
+    progress.on_candidate_selected({"candidate_idx": 6})
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        progress.on_iteration_end({"iteration": 8, "state": state})  # as GEPA's `finally` calls it
+    assert len(lines) == 1  # the cut iteration is not reported as "not accepted"
