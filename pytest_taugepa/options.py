@@ -77,7 +77,9 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("taugepa", "taugepa airline benchmark")
     for flag, ini, help_text, extras in _OPTIONS:
-        group.addoption(flag, dest=ini, default=None, help=help_text, **extras)
+        # argparse %-formats option help (not ini help): a literal % must be doubled
+        escaped = help_text.replace("%", "%%")
+        group.addoption(flag, dest=ini, default=None, help=escaped, **_metavar(flag, extras))
         ini_type = "linelist" if extras.get("action") == "append" else "string"
         parser.addini(ini, help_text, type=ini_type, default=[] if ini_type == "linelist" else None)
     group.addoption(
@@ -89,6 +91,13 @@ def add_options(parser: pytest.Parser) -> None:
     )
     parser.addini("taugepa_think_tool", "offer the `think` tool (default true)", type="bool", default=True)
     add_llm_options(group, parser)
+
+
+def _metavar(flag: str, extras: dict[str, Any]) -> dict[str, Any]:
+    """`--min-pass-rate=MIN_PASS_RATE` in --help rather than the ini-style dest name."""
+    if "choices" in extras or "metavar" in extras:
+        return extras
+    return {**extras, "metavar": flag[2:].upper().replace("-", "_")}
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def start_benchmark(config: pytest.Config) -> None:
     """Validate the options and load the tasks; call from the benchmark suite's pytest_configure."""
+    if config.option.help or config.option.version:
+        return  # `pytest benchmarks --help` must work with no key, no model and no task file
     try:
         settings = resolve_settings(config)
         audits, collection = prepare_audits(settings, load_tasks(settings.task_specs))
