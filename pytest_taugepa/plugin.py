@@ -19,15 +19,17 @@ from typing import Any
 import pytest
 
 from pytest_taugepa.audit_support import prepare as prepare_audits
+from pytest_taugepa.interrupt import InterruptHandling
 from pytest_taugepa.options import BenchmarkSettings, add_options, resolve_settings
 from pytest_taugepa.prefetch import Prefetcher
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
+from pytest_taugepa.verdict import compact_failures, one_line_failure
 from taugepa.episode.run import EpisodeConfig, EpisodeResult
 from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.errors import TaugepaError
 from taugepa.llm.client import prepare_clients
-from taugepa.protocol import ERROR, INVALID, PASSED
+from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
 from taugepa.results.scores import episode_entry
 from taugepa.results.transcript import render_episode
 from taugepa.rules.compliance import definite_note
@@ -73,6 +75,8 @@ def start_benchmark(config: pytest.Config) -> None:
         else:
             benchmark.cost_ledger = tempfile.mkdtemp(prefix="taugepa-cost-")
     config.stash[BENCHMARK_KEY] = benchmark
+    interrupts = InterruptHandling(benchmark, worker=hasattr(config, "workerinput"))
+    config.pluginmanager.register(interrupts, "taugepa-interrupt")
     if not hasattr(config, "workerinput"):  # the controller (or a serial run) reports
         config.pluginmanager.register(BenchmarkReporter(config, benchmark), "taugepa-reporter")
     groups = sorted({task.group for task in collection.tasks})
@@ -241,6 +245,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         audit = benchmark.audits.for_task(task).brief() if benchmark.audits else None
         entry = episode_entry(task, result.to_dict(), audit=audit)
         report.taugepa_episode = entry
+        if report.failed and entry["outcome"] == FAILED and compact_failures(item.config):
+            report.longrepr = one_line_failure(result.feedback)  # -v or --tb=long: the whole feedback
         _attach_html(report, entry)
         item.stash[REPORTED_KEY] = True
     return report

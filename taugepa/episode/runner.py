@@ -94,7 +94,8 @@ class CostBudget:
         return self.max_cost is not None and self.spent() >= self.max_cost
 
     def reason(self) -> str:
-        return f"--max-cost ${self.max_cost:g} reached (${self.spent():.4f} spent)"
+        # Not the amount spent so far: episodes in flight still add to it (the summary has the total).
+        return f"--max-cost ${self.max_cost:g} reached"
 
 
 class _Guarded:
@@ -180,12 +181,18 @@ class EpisodePool:
         """Start no more episodes: the ones not started yet become NotStarted(reason)."""
         self._stop_reason = self._stop_reason or reason
 
-    def close(self) -> None:
-        """Cancel what has not started, stop what is in flight at its next turn, wait for threads."""
-        self.stop("the run was stopped")
+    def cancel(self, reason: str = "the run was stopped") -> None:
+        """Cancel what has not started and stop what is in flight at its next turn; do not wait."""
+        self.stop(reason)
         self._cancelled.set()
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Cancel what has not started, stop what is in flight at its next turn, wait for threads."""
+        self.cancel()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
 
     def _run(self, job: EpisodeJob) -> EpisodeResult | NotStarted:
         if self._stop_reason is not None:
