@@ -132,3 +132,33 @@ def test_a_second_ctrl_c_stops_at_once_with_one_line(server, tmp_path):
     last = text.strip().splitlines()[-1]
     assert last.startswith(("taugepa: interrupted again: stopped at once; ", "taugepa: INTERRUPTED after "))
     assert "interrupted" in json.loads((tmp_path / "scores.json").read_text())
+
+
+def test_ctrl_c_in_compare_running_wikis_keeps_the_finished_episodes(server, tmp_path):
+    seed = tmp_path / "seed.md"
+    seed.write_text("Help the customer with their airline reservation.\n")
+    command = [sys.executable, "-m", "taugepa.cli", "compare", "--wiki", str(seed), "--wiki", str(seed)]
+    command += ["--tasks", "taugepa-airline", "--agent-model", AGENT_MODEL, "--user-model", USER_MODEL]
+    command += ["--base-url", server.base_url, "--api-key-env", KEY_ENV, "--no-llm-cache"]
+    command += ["--concurrency", "4", "--out-dir", str(tmp_path / "runs")]
+    before = server.stats()["completions"]
+    process = subprocess.Popen(
+        command, env={**os.environ, KEY_ENV: KEY}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + DEADLINE_S
+    while server.stats()["completions"] < before + 40:  # mid-way through the baseline's 300 tasks
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=DEADLINE_S)
+    assert process.returncode == 130, out[-2000:] + err[-2000:]
+    assert "Traceback" not in out + err and err.strip().count("\n") == 0, err
+    baseline = tmp_path / "runs" / "baseline.json"
+    scores = json.loads(baseline.read_text())
+    done = scores["interrupted"]["episodes_done"]
+    assert done == len(scores["episodes"]) < scores["interrupted"]["episodes_planned"] == 300
+    assert err.strip() == (
+        f"taugepa: interrupted: while running the baseline ({done} of 300 episodes finished; "
+        f"{baseline} holds them, marked interrupted); nothing was compared"
+    )
+    assert not (tmp_path / "runs" / "candidate.json").exists()
