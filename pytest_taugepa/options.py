@@ -48,7 +48,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (
         "--scores-out",
         "taugepa_scores_out",
-        f"where to write the scores file (default {DEFAULT_SCORES_OUT})",
+        f"where to write the scores file (default {DEFAULT_SCORES_OUT} in the current directory)",
         {},
     ),
     ("--min-pass-rate", "taugepa_min_pass_rate", "fail the run below this pass rate (0.8 or 80%)", {}),
@@ -179,7 +179,9 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
     trials = _positive_int(_get(config, "taugepa_trials")[0], "--trials", 1)
     max_steps = _positive_int(_get(config, "taugepa_max_steps")[0], "--max-steps", DEFAULT_MAX_STEPS)
     scores_value, base = _get(config, "taugepa_scores_out")
-    scores_out = _path(scores_value or DEFAULT_SCORES_OUT, base)
+    # the default goes where the user ran pytest (as --html does), not to the rootdir
+    default_out = config.invocation_params.dir / DEFAULT_SCORES_OUT
+    scores_out = _path(scores_value, base) if scores_value else default_out
     try:
         rate_value = _get(config, "taugepa_min_pass_rate")[0]
         min_pass_rate = parse_rate(rate_value, "--min-pass-rate") if rate_value else None

@@ -55,6 +55,18 @@ def test_oracle_passes_v1_test_tasks_and_writes_scores(tmp_path, v1_tasks_file, 
     assert [e["task_id"] for e in scores["episodes"]] == [f"test-{i:02d}" for i in range(50)]
 
 
+def test_outputs_default_to_the_directory_pytest_ran_from(tmp_path, v1_tasks_file):
+    """Not the rootdir (the repository): the scores file lands next to --html, where the user is."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    command = [sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-p", "no:cacheprovider", "-q"]
+    command += ["--tasks", str(v1_tasks_file), "--agent", "oracle", "-k", "test-00", "--html", "page.html"]
+    run = subprocess.run(command, cwd=elsewhere, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr
+    assert (elsewhere / "page.html").is_file() and (elsewhere / "taugepa-scores.json").is_file()
+    assert f"scores file: {elsewhere / 'taugepa-scores.json'}" in run.stdout
+
+
 def test_serial_and_xdist_runs_write_identical_scores(tmp_path, synthetic_files, v1_wiki):
     args = [f"--tasks={p}" for p in synthetic_files] + ["--wiki", str(v1_wiki), "--agent", "oracle", "-q"]
     serial = benchmark(tmp_path, *args, scores="serial.json")
