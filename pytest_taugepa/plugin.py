@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_taugepa.audit_support import prepare as prepare_audits
+from pytest_taugepa.html_page import HtmlPage
 from pytest_taugepa.interrupt import InterruptHandling
 from pytest_taugepa.options import BenchmarkSettings, add_options, resolve_settings
 from pytest_taugepa.prefetch import Prefetcher
@@ -78,7 +79,9 @@ def start_benchmark(config: pytest.Config) -> None:
     interrupts = InterruptHandling(benchmark, worker=hasattr(config, "workerinput"))
     config.pluginmanager.register(interrupts, "taugepa-interrupt")
     if not hasattr(config, "workerinput"):  # the controller (or a serial run) reports
-        config.pluginmanager.register(BenchmarkReporter(config, benchmark), "taugepa-reporter")
+        reporter = BenchmarkReporter(config, benchmark)
+        config.pluginmanager.register(reporter, "taugepa-reporter")
+        config.pluginmanager.register(HtmlPage(reporter), "taugepa-html")
     groups = sorted({task.group for task in collection.tasks})
     for name in groups:
         config.addinivalue_line("markers", f"{name}: taugepa tasks of difficulty or set '{name}'")
@@ -237,6 +240,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         ):
             if key in item.stash:
                 setattr(report, attribute, item.stash[key])
+    if result is not None and report.when == "setup":
+        # The episode ran in this phase, or ahead on a thread (then setup only waited): report its
+        # own wall time, which is what --durations and pytest-html should show.
+        report.duration = result.duration_s
     if result is None or item.stash.get(REPORTED_KEY, False):
         return report
     if report.when == "call" or report.outcome != "passed":
