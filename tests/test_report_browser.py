@@ -88,11 +88,22 @@ def test_report_loads_cleanly_and_a_transcript_opens_on_click(browser, tmp_path,
     assert HOSTILE_USER in episode.text
     assert browser.execute_script("return document.querySelectorAll('script').length") == 1
 
+    # task ids stay on one line, however narrow the window ("medium-017" may break at its hyphen)
+    browser.set_window_size(500, 900)
+    lines_per_id = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#tasks-0 td.tg-id')).map(function (cell) {"
+        "  var range = document.createRange(); range.selectNodeContents(cell);"
+        "  return range.getClientRects().length; });"
+    )
+    assert lines_per_id and set(lines_per_id) == {1}
+    browser.set_window_size(1300, 1000)
+
     # the filter hides the rows that do not match
     search = browser.find_element(By.CSS_SELECTOR, '.tg-filter[data-table="tasks-0"] input')
     search.send_keys("test-03")
     shown = [row for row in browser.find_elements(By.CSS_SELECTOR, "#tasks-0 tbody tr") if row.is_displayed()]
     assert [row.find_element(By.TAG_NAME, "td").text for row in shown] == ["test-03"]
+
 
     browser.save_screenshot(str(tmp_path / "report.png"))
     assert severe_console_entries(browser) == []

@@ -50,6 +50,7 @@ details.tg-transcript[open]{background:#fafafa}
 .tg-changed{background:#fff6e0}
 .tg-muted{color:#777;font-size:12px}
 .tg-policy-mark{white-space:nowrap}
+.tg-id{white-space:nowrap}
 """
 
 FILTER_SCRIPT = """
