@@ -130,8 +130,8 @@ def exit_line(state: RunState) -> str:
     if status == pytest.ExitCode.OK:
         if state.gates and counts.get("failed"):
             why = (
-                f"every gate holds; {counts['failed']} failed episodes do not fail a gated run "
-                "(with --min-pass-rate or --baseline set, the gates decide)"
+                f"every gate holds; with a gate set, failed episodes alone do not fail the run "
+                f"({_episodes(counts['failed'])} failed)"
             )
         elif state.gates:
             why = "every gate holds"
@@ -144,14 +144,18 @@ def exit_line(state: RunState) -> str:
     if state.stopped:
         reasons.append("the run was cut short by --max-cost")
     if counts.get("error"):
-        reasons.append(f"{counts['error']} episodes ended in infrastructure errors (not the agent's fault)")
+        reasons.append(f"{_episodes(counts['error'])} ended in infrastructure errors (not the agent's fault)")
     if state.other_failures:
-        reasons.append(f"{state.other_failures} failures that are not an agent's failed episode")
+        reasons.append(f"{state.other_failures} failure(s) that are not an agent's failed episode")
     if counts.get("failed") and not state.gates:
         reasons.append(
-            f"{counts['failed']} episodes failed and no gate is set "
+            f"{_episodes(counts['failed'])} failed and no gate is set "
             "(--min-pass-rate or --baseline let the pass rate decide)"
         )
     if not reasons:
         reasons.append("see pytest's report above")
     return f"FAIL (exit status {status}): " + "; ".join(reasons)
+
+
+def _episodes(count: int) -> str:
+    return f"{count} episode" if count == 1 else f"{count} episodes"
