@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,11 @@ class HtmlPage:
 
     def __init__(self, reporter: BenchmarkReporter):
         self.reporter = reporter
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        settings = self.reporter.benchmark.settings
+        report.title = f"taugepa benchmark: agent {settings.agent} on {', '.join(settings.task_specs)}"
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(

@@ -152,6 +152,7 @@ def test_pytest_html_page_heads_with_the_verdict_and_shows_each_episode_once(bro
 
     browser.get(page.as_uri())
     assert severe_console_entries(browser) == []
+    assert browser.title == "taugepa benchmark: agent llm on tau2-airline"
     verdict = browser.find_element(By.CSS_SELECTOR, ".tg-verdict")
     table = browser.find_element(By.ID, "results-table")
     assert verdict.is_displayed() and verdict.location["y"] < table.location["y"]  # above the results
