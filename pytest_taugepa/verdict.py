@@ -32,8 +32,8 @@ def compact_failures(config: pytest.Config) -> bool:
     return config.option.tbstyle == "auto" and config.get_verbosity() < 1
 
 
-def one_line_failure(feedback: str) -> str:
-    """The feedback without the long action listings, on one clipped line."""
+def one_line_failure(feedback: str, compliance: dict[str, Any] | None = None) -> str:
+    """The feedback without the long action listings, on one clipped line, then the rules broken."""
     kept = [
         line.strip()
         for line in feedback.splitlines()
@@ -41,8 +41,19 @@ def one_line_failure(feedback: str) -> str:
     ]
     if any(line.startswith("First divergence") for line in kept):
         kept = [line for line in kept if line != _DB_MISMATCH]  # the divergence says it better
-    text = " ".join(kept)
-    return text if len(text) <= MAX_FAILURE_CHARS else text[: MAX_FAILURE_CHARS - 1] + "…"
+    text = _clip(" ".join(kept), MAX_FAILURE_CHARS)
+    broken = [
+        f"{v['rule']} (turn {v['turn']}" + (f", {v['action']})" if v.get("action") else ")")
+        for v in (compliance or {}).get("violations", [])
+        if v["severity"] == "definite"
+    ]
+    if broken:
+        text += " · definite policy violations: " + _clip(", ".join(broken), MAX_FAILURE_CHARS // 2)
+    return text
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def rate_text(rate: float | None) -> str:
