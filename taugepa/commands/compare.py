@@ -129,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
         baseline, candidate = load_scores(args.scores[0]), load_scores(args.scores[1])
     else:
         raise ConfigError("give two scores files (baseline, candidate), or --wiki twice with --tasks")
+    for scores in (baseline, candidate):
+        if scores.partial:
+            print(f"note: {scores.path} is {scores.partial}")
     comparison = compare_scores(baseline, candidate, args.alpha, args.seed)
     for line in comparison_lines(comparison):
         print(line)
