@@ -158,7 +158,7 @@ class BenchmarkReporter:
         """After pytest's last line (its terminal reporter's sessionfinish runs inside this)."""
         result = yield
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is not None:
+        if terminal is not None and not self.config.option.collectonly:
             lines = verdict_lines(self.run_state(session))
             failed = session.exitstatus != pytest.ExitCode.OK
             terminal.write_sep("=", "taugepa verdict", red=failed, green=not failed, bold=True)
