@@ -39,6 +39,7 @@ class InterruptHandling:
             self._previous = signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        __tracebackhide__ = True  # pytest reports where the Ctrl-C struck, not this handler
         if not self.interrupted:
             self.interrupted = True
             signal.default_int_handler(signum, frame)  # KeyboardInterrupt, where it struck
