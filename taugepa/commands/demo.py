@@ -36,7 +36,7 @@ SERVER_START_S = 120
 
 @dataclass(frozen=True)
 class DemoSize:
-    """How much the demo runs: `full` (about a minute on 2 cores) or `quick` (for a first look and tests)."""
+    """How much the demo runs: `full` (under a minute on 2 cores) or `quick` (a first look; the tests)."""
 
     held_out: int | None  # tau2 tasks benchmarked (None: all 50)
     budget: int
@@ -46,7 +46,7 @@ class DemoSize:
 
 SIZES = {
     "full": DemoSize(held_out=None, budget=100, val_size=12, train_size=30),
-    "quick": DemoSize(held_out=12, budget=48, val_size=6, train_size=12),
+    "quick": DemoSize(held_out=8, budget=36, val_size=6, train_size=12),
 }
 
 
@@ -66,7 +66,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a smaller run: 12 held-out tasks and an optimization budget of 48 episodes",
+        help="a smaller run: 8 held-out tasks and an optimization budget of 36 episodes",
     )
     parser.set_defaults(handler=run)
 
