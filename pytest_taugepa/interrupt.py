@@ -47,7 +47,7 @@ class InterruptHandling:
             return  # already stopping: the controller ends this worker
         self._signal_workers(signal.SIGTERM)  # they would complain about the vanished controller
         written = self.benchmark.scores_written
-        where = f"{written} is marked interrupted" if written else "no scores file was written"
+        where = f"scores file: {written}" if written else "no scores file was written"
         os.write(2, f"\ntaugepa: interrupted again: stopped at once; {where}\n".encode())
         os._exit(int(pytest.ExitCode.INTERRUPTED))
 
