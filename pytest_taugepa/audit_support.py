@@ -87,8 +87,8 @@ def summary_lines(
     parts = []
     for status in STATUSES:
         tally = block["by_status"].get(status)
-        if tally:
-            tasks = tally["passed"] + tally["failed"] + tally["invalid"] + tally["error"]
+        if tally:  # tasks, not episodes: with --trials, a task has several
+            tasks = len({e["task_id"] for e in entries if (e.get("audit") or {}).get("status") == status})
             rate = "n/a" if tally["pass_rate"] is None else f"{tally['pass_rate']:.1%}"
             parts.append(f"{tasks} {status} (pass rate {rate})")
     lines = [f"audit ({source} against {policy}): " + " · ".join(parts)]
@@ -106,9 +106,10 @@ def summary_lines(
     if agent == "null":
         passed = [e for e in entries if e["outcome"] == "passed"]
         freebies = [e for e in passed if (e.get("audit") or {}).get("free_pass")]
-        shown = ", ".join(e["task_id"] for e in passed[:8]) + (" …" if len(passed) > 8 else "")
+        task_ids = list(dict.fromkeys(e["task_id"] for e in passed))  # each task once, whatever the trials
+        shown = ", ".join(task_ids[:8]) + (" …" if len(task_ids) > 8 else "")
         lines.append(
-            f"the null agent passed {len(passed)} episode(s), {len(freebies)} of them free passes"
-            + (f": {shown}" if passed else "")
+            f"the null agent passed {len(passed)} episode(s) on {len(task_ids)} task(s), "
+            f"{len(freebies)} of the episodes free passes" + (f": {shown}" if passed else "")
         )
     return lines

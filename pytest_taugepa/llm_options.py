@@ -19,10 +19,18 @@ INI_PREFIX = "taugepa_"
 
 def add_llm_options(group: Any, parser: pytest.Parser) -> None:
     for flag, name, help_text in LLM_OPTIONS:
-        group.addoption(flag, dest=INI_PREFIX + name, default=None, help=help_text)
+        group.addoption(
+            flag,
+            dest=INI_PREFIX + name,
+            default=None,
+            metavar=flag[2:].upper().replace("-", "_"),
+            help=help_text.replace("%", "%%"),
+        )
         parser.addini(INI_PREFIX + name, help_text, type="string", default=None)
     flag, name, help_text = NO_CACHE_FLAG
-    group.addoption(flag, dest=INI_PREFIX + name, action="store_true", default=None, help=help_text)
+    group.addoption(
+        flag, dest=INI_PREFIX + name, action="store_true", default=None, help=help_text.replace("%", "%%")
+    )
     parser.addini(
         "taugepa_use_llm_cache", "use the LLM response cache (default true)", type="bool", default=True
     )

@@ -49,7 +49,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (
         "--scores-out",
         "taugepa_scores_out",
-        f"where to write the scores file (default {DEFAULT_SCORES_OUT})",
+        f"where to write the scores file (default {DEFAULT_SCORES_OUT} in the current directory)",
         {},
     ),
     ("--min-pass-rate", "taugepa_min_pass_rate", "fail the run below this pass rate (0.8 or 80%)", {}),
@@ -85,7 +85,9 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("taugepa", "taugepa airline benchmark")
     for flag, ini, help_text, extras in _OPTIONS:
-        group.addoption(flag, dest=ini, default=None, help=help_text, **extras)
+        # argparse %-formats option help (not ini help): a literal % must be doubled
+        escaped = help_text.replace("%", "%%")
+        group.addoption(flag, dest=ini, default=None, help=escaped, **_metavar(flag, extras))
         ini_type = "linelist" if extras.get("action") == "append" else "string"
         parser.addini(ini, help_text, type=ini_type, default=[] if ini_type == "linelist" else None)
     group.addoption(
@@ -97,6 +99,13 @@ def add_options(parser: pytest.Parser) -> None:
     )
     parser.addini("taugepa_think_tool", "offer the `think` tool (default true)", type="bool", default=True)
     add_llm_options(group, parser)
+
+
+def _metavar(flag: str, extras: dict[str, Any]) -> dict[str, Any]:
+    """`--min-pass-rate=MIN_PASS_RATE` in --help rather than the ini-style dest name."""
+    if "choices" in extras or "metavar" in extras:
+        return extras
+    return {**extras, "metavar": flag[2:].upper().replace("-", "_")}
 
 
 @dataclass(frozen=True)
@@ -184,7 +193,9 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
     trials = _positive_int(_get(config, "taugepa_trials")[0], "--trials", 1)
     max_steps = _positive_int(_get(config, "taugepa_max_steps")[0], "--max-steps", DEFAULT_MAX_STEPS)
     scores_value, base = _get(config, "taugepa_scores_out")
-    scores_out = _path(scores_value or DEFAULT_SCORES_OUT, base)
+    # the default goes where the user ran pytest (as --html does), not to the rootdir
+    default_out = config.invocation_params.dir / DEFAULT_SCORES_OUT
+    scores_out = _path(scores_value, base) if scores_value else default_out
     try:
         rate_value = _get(config, "taugepa_min_pass_rate")[0]
         min_pass_rate = parse_rate(rate_value, "--min-pass-rate") if rate_value else None

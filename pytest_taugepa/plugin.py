@@ -19,15 +19,18 @@ from typing import Any
 import pytest
 
 from pytest_taugepa.audit_support import prepare as prepare_audits
+from pytest_taugepa.html_page import HtmlPage
+from pytest_taugepa.interrupt import InterruptHandling
 from pytest_taugepa.options import BenchmarkSettings, add_options, resolve_settings
 from pytest_taugepa.prefetch import Prefetcher
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
+from pytest_taugepa.verdict import compact_failures, one_line_failure
 from taugepa.episode.run import EpisodeConfig, EpisodeResult
 from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.errors import TaugepaError
 from taugepa.llm.client import prepare_clients
-from taugepa.protocol import ERROR, INVALID, PASSED
+from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
 from taugepa.results.scores import episode_entry
 from taugepa.results.transcript import render_episode
 from taugepa.rules.compliance import definite_note
@@ -55,6 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def start_benchmark(config: pytest.Config) -> None:
     """Validate the options and load the tasks; call from the benchmark suite's pytest_configure."""
+    if config.option.help or config.option.version:
+        return  # `pytest benchmarks --help` must work with no key, no model and no task file
     try:
         settings = resolve_settings(config)
         audits, collection = prepare_audits(settings, load_tasks(settings.task_specs))
@@ -71,8 +76,12 @@ def start_benchmark(config: pytest.Config) -> None:
         else:
             benchmark.cost_ledger = tempfile.mkdtemp(prefix="taugepa-cost-")
     config.stash[BENCHMARK_KEY] = benchmark
+    interrupts = InterruptHandling(benchmark, worker=hasattr(config, "workerinput"))
+    config.pluginmanager.register(interrupts, "taugepa-interrupt")
     if not hasattr(config, "workerinput"):  # the controller (or a serial run) reports
-        config.pluginmanager.register(BenchmarkReporter(config, benchmark), "taugepa-reporter")
+        reporter = BenchmarkReporter(config, benchmark)
+        config.pluginmanager.register(reporter, "taugepa-reporter")
+        config.pluginmanager.register(HtmlPage(reporter), "taugepa-html")
     groups = sorted({task.group for task in collection.tasks})
     for name in groups:
         config.addinivalue_line("markers", f"{name}: taugepa tasks of difficulty or set '{name}'")
@@ -232,6 +241,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         ):
             if key in item.stash:
                 setattr(report, attribute, item.stash[key])
+    if result is not None and report.when == "setup":
+        # The episode ran in this phase, or ahead on a thread (then setup only waited): report its
+        # own wall time, which is what --durations and pytest-html should show.
+        report.duration = result.duration_s
     if result is None or item.stash.get(REPORTED_KEY, False):
         return report
     if report.when == "call" or report.outcome != "passed":
@@ -240,6 +253,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         audit = benchmark.audits.for_task(task).brief() if benchmark.audits else None
         entry = episode_entry(task, result.to_dict(), audit=audit)
         report.taugepa_episode = entry
+        if report.failed and entry["outcome"] == FAILED and compact_failures(item.config):
+            # -v or --tb=long: the whole feedback
+            report.longrepr = one_line_failure(result.feedback, result.compliance)
         _attach_html(report, entry)
         item.stash[REPORTED_KEY] = True
     return report

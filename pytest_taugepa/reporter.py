@@ -1,4 +1,10 @@
-"""Controller-side reporting: collect episode entries, write the scores file, summarize, gate."""
+"""Controller-side reporting: collect episode entries, write the scores file, summarize, gate.
+
+The run's verdict (pass rate, counts, each gate, the exit status and why) is printed after
+pytest's own last line (`pytest_taugepa.verdict`). A run interrupted with Ctrl-C writes the
+episodes that finished to a scores file marked `interrupted` and gives no pass rate as its
+result.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,11 @@ import pytest
 
 from pytest_taugepa.audit_support import summary_lines as audit_summary_lines
 from pytest_taugepa.session import Benchmark
+from pytest_taugepa.verdict import GateResult, RunState, compact_failures, counts_text, verdict_lines
 from taugepa.episode.efficiency import efficiency_lines, run_wall_time
 from taugepa.files import write_json_atomically
 from taugepa.llm.usage import usage_lines
-from taugepa.protocol import FAILED
+from taugepa.protocol import ERROR, FAILED
 from taugepa.results.gates import min_pass_rate_breach, regression_breach
 from taugepa.results.passk import describe_pass_k
 from taugepa.results.scores import build_scores, run_info, summarize
@@ -29,6 +36,8 @@ class BenchmarkReporter:
         self.config = config
         self.benchmark = benchmark
         self.other_failures = 0  # failed reports that are not an agent's failed episode
+        self.foreign_failures = 0  # of those, the ones that are no episode at all (not errors)
+        self.planned: int | None = None  # cases selected to run (episodes planned)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         entry = getattr(report, "taugepa_episode", None)
@@ -36,6 +45,8 @@ class BenchmarkReporter:
             self.benchmark.collected[(entry["task_id"], entry["trial"])] = entry
         if report.failed and (entry is None or entry["outcome"] != FAILED):
             self.other_failures += 1
+            if entry is None or entry["outcome"] != ERROR:
+                self.foreign_failures += 1
         if getattr(report, "taugepa_not_started", None):
             self.benchmark.not_started.append(report.taugepa_not_started)
         if getattr(report, "taugepa_config_error", None):
@@ -45,11 +56,28 @@ class BenchmarkReporter:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.other_failures += 1
+            self.foreign_failures += 1
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.items:  # a serial run (the xdist controller collects nothing itself)
+            self.planned = len(session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.planned = len(ids)  # every worker collects the same selected cases
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C here, or in an xdist worker (xdist then stops with '... received keyboard-interrupt')."""
+        value = excinfo.value
+        if type(value) is KeyboardInterrupt or "keyboard-interrupt" in str(value):
+            self.benchmark.interrupted = True
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         benchmark = self.benchmark
         entries = benchmark.ordered_entries()
+        if benchmark.interrupted:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
         if benchmark.not_started and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = pytest.ExitCode.INTERRUPTED  # a partial run is not a green run
         if not entries or benchmark.config_error:
@@ -80,17 +108,27 @@ class BenchmarkReporter:
             scores["stopped"] = {
                 "reason": benchmark.not_started[0],
                 "episodes_not_started": len(benchmark.not_started),
+                "spent_usd": scores["summary"]["usage"].get("cost_usd"),
+            }
+        if benchmark.interrupted:
+            scores["interrupted"] = benchmark.interrupted_info = {
+                "reason": "interrupted by the user (Ctrl-C)",
+                "episodes_done": len(entries),
+                "episodes_planned": self.planned,
             }
         write_json_atomically(settings.scores_out, scores)
         benchmark.scores_written = str(settings.scores_out)
+        if benchmark.interrupted:
+            return  # no gate judges a partial run
         if settings.min_pass_rate is not None:
-            benchmark.gate_failures.append(min_pass_rate_breach(entries, settings.min_pass_rate) or "")
+            reason = min_pass_rate_breach(entries, settings.min_pass_rate)
+            benchmark.gates.append(GateResult(f"--min-pass-rate {settings.min_pass_rate:.1%}", reason))
         if settings.baseline is not None:
-            benchmark.gate_failures.append(
-                regression_breach(entries, settings.baseline, settings.max_regression) or ""
-            )
-        gated = settings.min_pass_rate is not None or settings.baseline is not None
-        benchmark.gate_failures = [reason for reason in benchmark.gate_failures if reason]
+            reason = regression_breach(entries, settings.baseline, settings.max_regression)
+            name = f"--baseline {settings.baseline.path} --max-regression {settings.max_regression:.1%}"
+            benchmark.gates.append(GateResult(name, reason))
+        gated = bool(benchmark.gates)
+        benchmark.gate_failures = [gate.failure for gate in benchmark.gates if gate.failure]
         if benchmark.gate_failures and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = GATE_EXIT_STATUS
         elif (
@@ -105,46 +143,62 @@ class BenchmarkReporter:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         benchmark = self.benchmark
-        if benchmark.config_error:
-            terminalreporter.write_line(
-                "taugepa: the run stopped on a configuration error; no scores file was written",
-                red=True,
-                bold=True,
-            )
-            return
         entries = benchmark.ordered_entries()
-        if not entries:
-            return
-        write = terminalreporter.write_line
-        terminalreporter.write_sep("=", "taugepa summary")
+        if benchmark.config_error or not entries:
+            return  # the verdict lines say what happened
+        title = "taugepa summary"
+        if benchmark.interrupted:
+            title += " (INTERRUPTED: partial, the figures cover the finished episodes only)"
+        terminalreporter.write_sep("=", title)
         for line in summary_lines(summarize(entries), self.benchmark):
-            write(line)
-        if benchmark.not_started:
-            terminalreporter.write_line(
-                f"taugepa: stopped starting new episodes: {benchmark.not_started[0]}; "
-                f"{len(benchmark.not_started)} episodes not run (the scores file is partial)",
-                red=True,
-                bold=True,
-            )
-        for reason in self.benchmark.gate_failures:
-            terminalreporter.write_line(f"taugepa gate failed: {reason}", red=True, bold=True)
-        if self.benchmark.gates_decided:
-            terminalreporter.write_line(
-                "taugepa gates passed: the run succeeds although some episodes failed "
-                "(with --min-pass-rate or --baseline set, the gates decide the exit status)",
-                green=True,
-            )
+            terminalreporter.write_line(line)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_verdict(self, session: pytest.Session, exitstatus: int) -> Any:
+        """After pytest's last line (its terminal reporter's sessionfinish runs inside this)."""
+        result = yield
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None and not self.config.option.collectonly:
+            lines = verdict_lines(self.run_state(session))
+            failed = session.exitstatus != pytest.ExitCode.OK
+            terminal.write_sep("=", "taugepa verdict", red=failed, green=not failed, bold=True)
+            for line in lines:
+                terminal.write_line(line, red=failed, green=not failed, bold=line is lines[-1])
+        return result
+
+    def run_state(self, session: pytest.Session) -> RunState:
+        benchmark = self.benchmark
+        entries = benchmark.ordered_entries()
+        return RunState(
+            summary=summarize(entries) if entries else None,
+            exit_status=session.exitstatus,
+            gates=benchmark.gates,
+            other_failures=self.foreign_failures,
+            scores_file=benchmark.scores_written,
+            config_error=benchmark.config_error,
+            interrupted=benchmark.interrupted_info or self._interrupted_now(entries),
+            stopped=(
+                {"reason": benchmark.not_started[0], "episodes_not_started": len(benchmark.not_started)}
+                if benchmark.not_started
+                else None
+            ),
+            compact=compact_failures(self.config),
+        )
+
+    def _interrupted_now(self, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+        if not self.benchmark.interrupted:
+            return None
+        return {"episodes_done": len(entries), "episodes_planned": self.planned}
 
 
 def summary_lines(summary: dict[str, Any], benchmark: Benchmark) -> list[str]:
     """The terminal summary: pass rates overall, per group and per gold action; where the file went."""
     settings = benchmark.settings
-    counts = summary["counts"]
+    partial = "partial pass rate (interrupted run)" if benchmark.interrupted else "pass rate"
     lines = [
         f"agent {settings.agent} · wiki {settings.wiki_path.name} "
         f"(sha256 {settings.wiki_sha256[:12]}) · {summary['episodes']} episodes on {summary['tasks']} tasks",
-        f"pass rate {_rate(summary['pass_rate'])} ({counts['passed']} passed, {counts['failed']} failed)"
-        f" · {counts['invalid']} invalid · {counts['error']} errors (invalid and errors are not counted)",
+        f"{partial} {_rate(summary['pass_rate'])} {counts_text(summary)}",
     ]
     if summary.get("pass_k"):
         lines.append(describe_pass_k(summary["pass_k"]))

@@ -11,6 +11,7 @@ from taugepa.tasks.model import Task, TaskCollection
 
 if TYPE_CHECKING:
     from pytest_taugepa.audit_support import TaskAudits
+    from pytest_taugepa.verdict import GateResult
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Benchmark:
     collected: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     gate_failures: list[str] = field(default_factory=list)
+    gates: list[GateResult] = field(default_factory=list)  # every gate set, held or failed
     gates_decided: bool = False
     scores_written: str | None = None
     audits: TaskAudits | None = None
@@ -30,6 +32,8 @@ class Benchmark:
     cost_ledger: str | None = None  # folder where processes record spending, with --max-cost
     not_started: list[str] = field(default_factory=list)  # why episodes were not started
     config_error: str | None = None  # the configuration error that stopped the run
+    interrupted: bool = False  # Ctrl-C (here or in an xdist worker)
+    interrupted_info: dict[str, Any] | None = None  # as written to the scores file
 
     def ordered_entries(self) -> list[dict[str, Any]]:
         order = {task_id: position for position, task_id in enumerate(self.tasks)}

@@ -1,7 +1,7 @@
 """The `taugepa` command. Each subcommand lives in `taugepa.commands.<name>`.
 
 Bad input is reported as one line on stderr with a non-zero exit; tracebacks are kept
-for bugs.
+for bugs. Ctrl-C ends any command with one line (exit status 130).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +18,7 @@ from taugepa.commands import COMMANDS
 from taugepa.errors import TaugepaError
 
 USAGE_ERROR = 2
+INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaugepaError as exc:
         print(f"taugepa: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except KeyboardInterrupt as exc:  # Ctrl-C: one line, no traceback (taugepa.errors.Interrupted says more)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this line short
+        detail = f": {exc}" if str(exc) else ""
+        print(f"\ntaugepa: interrupted{detail}", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -20,3 +20,17 @@ class InfrastructureError(Exception):
 
     Never the agent's fault: an episode that hits this has verdict `error`, not `failed`.
     """
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, carrying what had finished by then, so that a caller can keep it.
+
+    A KeyboardInterrupt still (code that stops on Ctrl-C stops on this); `str(error)` is the
+    line for the user, and `done` holds the finished work (for example episode results).
+    """
+
+    def __init__(self, message: str = "", *, done: list | None = None, planned: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.done = list(done or [])
+        self.planned = planned

@@ -118,9 +118,9 @@ def test_instruction_parsing():
     assert routes == [(frozenset({"LGA"}), frozenset({"PHX"})), (frozenset({"SFO"}), frozenset({"BOS"}))]
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "taugepa.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "taugepa.cli", *args], capture_output=True, text=True, timeout=300, cwd=cwd
     )
 
 
@@ -144,8 +144,12 @@ def test_audit_command(v1_tasks_file: Path, v1_wiki: Path, tmp_path: Path):
         "definite",
     )
     assert failing.returncode == 1 and "--fail-on definite" in failing.stdout
-    missing = run_cli("audit", "--tasks", str(v1_tasks_file))
-    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0 and "--out" in missing.stderr
+    here = tmp_path / "here"
+    here.mkdir()
+    default = run_cli("audit", "--tasks", str(v1_tasks_file), cwd=here)  # --out is optional, as usage says
+    assert default.returncode == 0, default.stderr
+    assert load_audit(here / "taugepa-audit.json").summary()["status"]["violates"] == 6
+    assert (here / "taugepa-audit.md").is_file() and "markdown summary: taugepa-audit.md" in default.stdout
     rules = run_cli("audit", "--list-rules", "--wiki", str(v1_wiki))
     assert rules.returncode == 0 and "cabin.flown" in rules.stdout and "NOT in this policy" in rules.stdout
 

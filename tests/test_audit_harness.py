@@ -47,9 +47,20 @@ def test_null_agent_passes_exactly_the_refusal_tasks_of_the_builtin_set(tmp_path
     assert all(e["audit"]["status"] == "clean" for e in scores["episodes"])
     assert scores["summary"]["audit"]["free_pass"]["passed"] == len(refusals)
     assert (
-        f"the null agent passed {len(refusals)} episode(s), {len(refusals)} of them free passes"
-        in done.stdout
+        f"the null agent passed {len(refusals)} episode(s) on {len(refusals)} task(s), "
+        f"{len(refusals)} of the episodes free passes" in done.stdout
     )
+
+
+def test_null_agent_line_names_each_task_once_whatever_the_trials(tmp_path: Path, v1_tasks_file: Path):
+    done, scores = run_benchmark(tmp_path, "--tasks", str(v1_tasks_file), "--agent", "null", "--trials", "2")
+    passed = list(dict.fromkeys(e["task_id"] for e in scores["episodes"] if e["outcome"] == "passed"))
+    assert len(passed) > 8  # the tasks that ask for nothing
+    line = next(line for line in done.stdout.splitlines() if line.startswith("the null agent passed"))
+    assert line.startswith(f"the null agent passed {2 * len(passed)} episode(s) on {len(passed)} task(s)")
+    assert line.endswith(": " + ", ".join(passed[:8]) + " …")
+    audit_line = next(line for line in done.stdout.splitlines() if line.startswith("audit (audited"))
+    assert sum(int(part.split()[0]) for part in audit_line.split(": ", 1)[1].split(" · ")) == 50  # tasks
 
 
 def test_task_filter_with_an_audit_file(tmp_path: Path, v1_tasks_file: Path, v1_wiki: Path):

@@ -63,6 +63,9 @@ def test_a_clear_regression_is_significant_and_fails_ci(tmp_path):
     assert (
         run.returncode == 1 and "verdict: worse" in run.stdout and "regressed (20): medium-000" in run.stdout
     )
+    assert run.stdout.strip().splitlines()[-1].startswith(
+        "FAIL (exit status 1): the candidate is significantly worse (difference -50.0%, exact McNemar p = "
+    )
     assert json.loads((tmp_path / "c.json").read_text())["verdict"] == "worse"
     assert taugepa("compare", str(worse), str(base)).returncode == 0
 
@@ -70,10 +73,22 @@ def test_a_clear_regression_is_significant_and_fails_ci(tmp_path):
 def test_require_better_needs_a_significant_improvement(tmp_path):
     base = scores(tmp_path, "base.json", ["passed"] * 20 + ["failed"] * 20)
     slightly = scores(tmp_path, "slightly.json", ["passed"] * 22 + ["failed"] * 18)
-    assert taugepa("compare", str(base), str(slightly)).returncode == 0
-    assert taugepa("compare", str(base), str(slightly), "--require-better").returncode == 1
+    plain = taugepa("compare", str(base), str(slightly))
+    assert plain.returncode == 0
+    assert plain.stdout.strip().splitlines()[-1].startswith(
+        "PASS (exit status 0): the candidate is not significantly worse (difference +5.0%, exact McNemar p = "
+    )
+    required = taugepa("compare", str(base), str(slightly), "--require-better")
+    assert required.returncode == 1  # and the last line says why
+    assert required.stdout.strip().splitlines()[-1].startswith(
+        "FAIL (exit status 1): --require-better: the candidate is not significantly better (difference +5.0%"
+    )
     much = scores(tmp_path, "much.json", ["passed"] * 38 + ["failed"] * 2)
-    assert taugepa("compare", str(base), str(much), "--require-better").returncode == 0
+    better = taugepa("compare", str(base), str(much), "--require-better")
+    assert better.returncode == 0
+    assert better.stdout.strip().splitlines()[-1].startswith(
+        "PASS (exit status 0): the candidate is significantly better (difference +45.0%"
+    )
 
 
 def test_trials_use_a_permutation_test_on_task_means(tmp_path):

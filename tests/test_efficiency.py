@@ -226,11 +226,8 @@ def test_the_terminal_summary_of_a_scripted_rule_breaking_run(tmp_path, task_spe
     assert "  all rules           40.0% (2/5) · among passed 100.0% (2/2)" in out
     assert "  conversation rules  100.0% (5/5) · among passed 100.0% (2/2)" in out
     assert "bags.fee 1/0/0" in out and "cancel.flown 1/0/0" in out and "cancel.eligibility 1/0/0" in out
-    # a failure's message names the rules the agent broke, after the feedback
-    assert (
-        "Policy violations by the agent (1 definite):\n- [definite] cancel.flown (turn 2, cancel_reservation)"
-        in out
-    )
+    # a failure's line names the rules the agent broke, after the feedback (-v: one per line)
+    assert " · definite policy violations: cancel.flown (turn 2, cancel_reservation)\n" in out
     scores = json.loads((tmp_path / "scores.json").read_text())
     passed = [e for e in scores["episodes"] if e["outcome"] == PASSED]
     assert all(e["efficiency"]["agent_turns"] == 3 for e in passed)

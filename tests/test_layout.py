@@ -27,7 +27,8 @@ LAYERS: dict[str, set[str]] = {
     "results": {"world", "tasks", "llm", "rules", "episode"},
     "optimize": {"world", "tasks", "llm", "rules", "episode", "results"},
     "testing": {"world", "tasks", "llm", "episode"},
-    "commands": {"world", "tasks", "llm", "rules", "episode", "generate", "results", "optimize"},
+    # `taugepa demo` runs the scripted models (testing) through the real commands
+    "commands": {"world", "tasks", "llm", "rules", "episode", "generate", "results", "optimize", "testing"},
 }
 BASE = {"taugepa", "taugepa.errors", "taugepa.files", "taugepa.protocol", "taugepa._lazy", "taugepa._quiet"}
 # Old module paths kept working for users: they forward by name (importlib), never by import.

@@ -214,6 +214,9 @@ def test_max_cost_ends_the_run_with_a_partial_scores_file(tmp_path, medium_file,
     in_flight = 2 * (1 + len(workers) // 2)  # --concurrency 2 per process
     assert 0.5 <= sum(costs) <= 0.5 + in_flight * max(costs)  # the overshoot: episodes already in flight
     assert f"{60 - ran} episodes not run (the scores file is partial)" in run.stdout
+    # what the run spent in all, the episodes in flight when the budget ran out included
+    assert scores["stopped"]["spent_usd"] == scores["summary"]["usage"]["cost_usd"]
+    assert f"the run spent ${sum(costs):.4f} in all" in run.stdout
 
 
 def test_max_cost_needs_known_prices(tmp_path, medium_file, medium_tasks):
@@ -228,8 +231,11 @@ def test_an_endpoint_failing_after_retries_gives_errors_not_failures(tmp_path, m
         args = llm_args(server, medium_file, "--no-llm-cache", "--max-retries", "2", count=5)
         run = benchmark(tmp_path, *args)
         requests = server.stats()["requests"]
-    last_line = run.stdout.strip().splitlines()[-1]
-    assert run.returncode == 1 and "5 errors" in last_line and "failed" not in last_line
+    pytest_line = next(line for line in run.stdout.splitlines() if " in " in line and "5 errors" in line)
+    assert run.returncode == 1 and "failed" not in pytest_line
+    assert run.stdout.strip().splitlines()[-1] == (
+        "FAIL (exit status 1): 5 episodes ended in infrastructure errors (not the agent's fault)"
+    )
     assert "Infrastructure error (not the agent's fault): the user model 'scripted-user'" in run.stdout
     summary = json.loads((tmp_path / "scores.json").read_text())["summary"]
     assert summary["counts"] == {"passed": 0, "failed": 0, "invalid": 0, "error": 5}

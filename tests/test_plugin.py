@@ -55,6 +55,18 @@ def test_oracle_passes_v1_test_tasks_and_writes_scores(tmp_path, v1_tasks_file, 
     assert [e["task_id"] for e in scores["episodes"]] == [f"test-{i:02d}" for i in range(50)]
 
 
+def test_outputs_default_to_the_directory_pytest_ran_from(tmp_path, v1_tasks_file):
+    """Not the rootdir (the repository): the scores file lands next to --html, where the user is."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    command = [sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-p", "no:cacheprovider", "-q"]
+    command += ["--tasks", str(v1_tasks_file), "--agent", "oracle", "-k", "test-00", "--html", "page.html"]
+    run = subprocess.run(command, cwd=elsewhere, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr
+    assert (elsewhere / "page.html").is_file() and (elsewhere / "taugepa-scores.json").is_file()
+    assert f"scores file: {elsewhere / 'taugepa-scores.json'}" in run.stdout
+
+
 def test_serial_and_xdist_runs_write_identical_scores(tmp_path, synthetic_files, v1_wiki):
     args = [f"--tasks={p}" for p in synthetic_files] + ["--wiki", str(v1_wiki), "--agent", "oracle", "-q"]
     serial = benchmark(tmp_path, *args, scores="serial.json")
@@ -68,11 +80,16 @@ def test_serial_and_xdist_runs_write_identical_scores(tmp_path, synthetic_files,
 
 
 def test_failures_carry_feedback_without_traceback(tmp_path, v1_tasks_file):
-    run = benchmark(tmp_path, "--tasks", str(v1_tasks_file), "--agent", "null", "-q", "-k", "test-01")
-    assert run.returncode == 1
-    assert "The final database does not match the gold outcome." in run.stdout
-    assert "First divergence at write 1: the agent never called cancel_reservation(" in run.stdout
-    assert "Traceback" not in run.stdout and "def test_task" not in run.stdout
+    args = ["--tasks", str(v1_tasks_file), "--agent", "null", "-q", "-k", "test-01"]
+    short, full = benchmark(tmp_path, *args), benchmark(tmp_path, *args, "--tb=long")
+    for run in (short, full):
+        assert run.returncode == 1
+        assert "First divergence at write 1: the agent never called cancel_reservation(" in run.stdout
+        assert "Traceback" not in run.stdout and "def test_task" not in run.stdout
+    # by default one line per failure (the action listings are in the scores file and --html)
+    assert "Expected writes (" not in short.stdout
+    assert "-v or --tb=long shows the full feedback" in short.stdout
+    assert "The final database does not match the gold outcome.\nExpected writes (1): " in full.stdout
 
 
 def test_invalid_tasks_are_skipped_with_the_reason(tmp_path, synthetic_files):
@@ -128,12 +145,20 @@ def test_min_pass_rate_gate_decides_the_exit_status(tmp_path, v1_tasks_file):
         tmp_path, "--tasks", str(v1_tasks_file), "--agent", "null", "-q", "--min-pass-rate", "30%"
     )
     assert met.returncode == 0, met.stdout[-1500:]
-    assert "31 failed, 19 passed" in met.stdout and "taugepa gates passed" in met.stdout
+    assert "31 failed, 19 passed" in met.stdout and "gate passed: --min-pass-rate 30.0%" in met.stdout
+    last_lines = met.stdout.strip().splitlines()[-5:]  # the verdict comes after pytest's own last line
+    assert last_lines[0].startswith("pass rate 38.0% (19 passed, 31 failed) · 0 invalid · 0 errors")
+    assert last_lines[-1] == (
+        "PASS (exit status 0): every gate holds; with a gate set, failed episodes alone do not fail the run "
+        "(31 episodes failed)"
+    )
     missed = benchmark(
         tmp_path, "--tasks", str(v1_tasks_file), "--agent", "null", "-q", "--min-pass-rate", "0.5"
     )
     assert missed.returncode == 1
-    assert "taugepa gate failed: pass rate 38.0% (19/50) is below --min-pass-rate 50.0%" in missed.stdout
+    assert "\ngate failed: pass rate 38.0% (19/50) is below --min-pass-rate 50.0%\n" in missed.stdout
+    last = missed.stdout.strip().splitlines()[-1]
+    assert last == "FAIL (exit status 1): the gate --min-pass-rate 50.0% failed"
     nothing = benchmark(
         tmp_path,
         "--tasks",
@@ -162,9 +187,10 @@ def test_baseline_regression_gate(tmp_path, v1_tasks_file):
     regressed = benchmark(tmp_path, *base, "--max-regression", "0.1")
     assert regressed.returncode == 1
     assert (
-        "taugepa gate failed: pass rate 38.0% on the 50 shared tasks is 62.0% below the baseline's 100.0%"
+        "gate failed: pass rate 38.0% on the 50 shared tasks is 62.0% below the baseline's 100.0%"
         in regressed.stdout
     )
+    assert regressed.stdout.strip().splitlines()[-1].startswith("FAIL (exit status 1): the gate --baseline ")
     tolerated = benchmark(tmp_path, *base, "--max-regression", "70%")
     assert tolerated.returncode == 0, tolerated.stdout[-1500:]
 

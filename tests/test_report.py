@@ -116,3 +116,23 @@ def test_bad_scores_file_is_one_line_and_writes_nothing(tmp_path, capsys, conten
 def test_missing_scores_file_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nope.json"), "--out", str(tmp_path / "r.html")]) == 2
     assert "scores file not found" in capsys.readouterr().err
+
+
+def test_partial_runs_say_so_in_the_report_and_in_compare(two_runs, capsys):
+    import json
+
+    folder, mixed, oracle = two_runs
+    document = json.loads(oracle.read_text())
+    document["interrupted"] = {"reason": "Ctrl-C", "episodes_done": 18, "episodes_planned": 40}
+    partial = folder / "partial.json"
+    partial.write_text(json.dumps(document))
+    out = folder / "partial.html"
+    assert main(["report", f"cut={partial}", "--out", str(out)]) == 0
+    page = out.read_text()
+    assert (
+        '<p class="tg-partial">cut: interrupted (Ctrl-C) after 18 of 40 episodes: partial, '
+        "not the run&#x27;s result</p>" in page
+    )
+    capsys.readouterr()
+    main(["compare", str(mixed), str(partial)])
+    assert f"note: {partial} is interrupted (Ctrl-C) after 18 of 40 episodes" in capsys.readouterr().out

@@ -88,11 +88,96 @@ def test_report_loads_cleanly_and_a_transcript_opens_on_click(browser, tmp_path,
     assert HOSTILE_USER in episode.text
     assert browser.execute_script("return document.querySelectorAll('script').length") == 1
 
+    # task ids stay on one line, however narrow the window ("medium-017" may break at its hyphen)
+    browser.set_window_size(500, 900)
+    lines_per_id = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#tasks-0 td.tg-id')).map(function (cell) {"
+        "  var range = document.createRange(); range.selectNodeContents(cell);"
+        "  return range.getClientRects().length; });"
+    )
+    assert lines_per_id and set(lines_per_id) == {1}
+    browser.set_window_size(1300, 1000)
+
     # the filter hides the rows that do not match
     search = browser.find_element(By.CSS_SELECTOR, '.tg-filter[data-table="tasks-0"] input')
     search.send_keys("test-03")
     shown = [row for row in browser.find_elements(By.CSS_SELECTOR, "#tasks-0 tbody tr") if row.is_displayed()]
     assert [row.find_element(By.TAG_NAME, "td").text for row in shown] == ["test-03"]
 
+
     browser.save_screenshot(str(tmp_path / "report.png"))
+    assert severe_console_entries(browser) == []
+
+
+def _seconds(shown: str) -> float:
+    """pytest-html's duration text ('734 ms' or 'HH:MM:SS') in seconds."""
+    if shown.endswith(" ms"):
+        return int(shown[:-3]) / 1000
+    hours, minutes, seconds = (int(part) for part in shown.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def test_pytest_html_page_heads_with_the_verdict_and_shows_each_episode_once(browser, tmp_path):
+    """A gated LLM run (scripted models, episodes run ahead on threads) with --self-contained-html."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from selenium.webdriver.common.by import By
+
+    from taugepa.tasks.loading import load_tasks
+    from taugepa.testing.scripted_models import USER_MODEL
+    from taugepa.testing.scripted_optimizer import EXTRA_MODELS, WIKI_AGENT_MODEL
+    from taugepa.testing.scripted_server import ScriptedServer
+
+    repo = Path(__file__).resolve().parent.parent
+    cases = ["tau2-0", "tau2-2", "tau2-3", "tau2-4", "tau2-8", "tau2-19"]  # no-write tasks pass, others fail
+    page = tmp_path / "page.html"
+    with ScriptedServer(load_tasks(["tau2-airline"]).tasks, latency=0.1, extra_models=EXTRA_MODELS) as server:
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--tasks", "tau2-airline"]
+        command += [f"{repo / 'benchmarks' / 'test_airline.py'}::test_task[{case}]" for case in cases]
+        command += ["--agent-model", WIKI_AGENT_MODEL, "--user-model", USER_MODEL]
+        command += ["--base-url", server.base_url, "--no-llm-cache", "--concurrency", "4"]
+        command += ["--min-pass-rate", "60%", "--scores-out", "s.json"]
+        command += ["--html", str(page), "--self-contained-html"]
+        env = {**os.environ, "OPENAI_API_KEY": "not-a-real-key"}
+        run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+    assert not (tmp_path / "assets").exists()  # one shareable file
+    episodes = {e["task_id"]: e for e in json.loads((tmp_path / "s.json").read_text())["episodes"]}
+    passed = [case for case in cases if episodes[case]["outcome"] == "passed"]
+    failed = [case for case in cases if episodes[case]["outcome"] == "failed"]
+    assert passed and failed
+
+    browser.get(page.as_uri())
+    assert severe_console_entries(browser) == []
+    assert browser.title == "taugepa benchmark: agent llm on tau2-airline"
+    verdict = browser.find_element(By.CSS_SELECTOR, ".tg-verdict")
+    table = browser.find_element(By.ID, "results-table")
+    assert verdict.is_displayed() and verdict.location["y"] < table.location["y"]  # above the results
+    text = verdict.text
+    assert f"pass rate {len(passed) / len(cases):.1%} ({len(passed)} passed, {len(failed)} failed)" in text
+    assert "gate failed: pass rate" in text and "is below --min-pass-rate 60.0%" in text
+    assert text.strip().endswith("FAIL (exit status 1): the gate --min-pass-rate 60.0% failed")
+
+    browser.find_element(By.ID, "show_all_details").click()  # passed rows open too (they start closed)
+    rows = {
+        body.get_attribute("id").split("[")[-1].rstrip("]"): body
+        for body in browser.find_elements(By.CSS_SELECTOR, "tbody.results-table-row")
+        if "[" in (body.get_attribute("id") or "")
+    }
+    assert sorted(rows) == sorted(cases)
+    for case, body in rows.items():
+        episode = episodes[case]
+        shown = _seconds(body.find_element(By.CSS_SELECTOR, ".col-duration").text)
+        # the episode's own wall time (>= 0.1 s per model answer), not the ~1 ms its case waited
+        wall = episode["duration_s"]  # pytest-html shows ms below a second, whole seconds above
+        assert abs(shown - wall) <= (0.05 if wall < 1 else 0.6) and shown >= 0.2, (case, shown, wall)
+        details = body.find_element(By.CSS_SELECTOR, ".extra").text
+        first_line = episode["feedback"].splitlines()[0]
+        assert details.count(first_line) == 1, (case, details[:500])  # the feedback once
+        logs = [log for log in body.find_elements(By.CSS_SELECTOR, ".logwrapper") if log.is_displayed()]
+        assert logs == [], case  # no box repeating the feedback, no empty box on passed rows
+    browser.save_screenshot(str(tmp_path / "pytest-html.png"))
     assert severe_console_entries(browser) == []

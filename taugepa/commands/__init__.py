@@ -13,4 +13,5 @@ COMMANDS = [
     "audit",
     "generate",
     "llm_check",
+    "demo",
 ]

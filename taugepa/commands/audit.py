@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 FAIL_LEVELS = ("definite", "possible", "defect")
+DEFAULT_OUT = "taugepa-audit.json"
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +30,12 @@ def register(subparsers: Any) -> None:
         metavar="POLICY",
         help="the policy the tasks should follow (default: tau2's airline policy, the engine's)",
     )
-    parser.add_argument("--out", metavar="AUDIT.json", help="where to write the audit file")
+    parser.add_argument(
+        "--out",
+        metavar="AUDIT.json",
+        default=DEFAULT_OUT,
+        help=f"where to write the audit file (default {DEFAULT_OUT} in the current directory)",
+    )
     parser.add_argument(
         "--markdown",
         metavar="PATH",
@@ -61,8 +67,6 @@ def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         print("\n".join(rules_lines(policy)))
         return 0
-    if not args.out:
-        raise ConfigError("taugepa audit needs --out AUDIT.json (where to write the audit)")
     if args.examples < 0:
         raise ConfigError(f"--examples must be 0 or more, got {args.examples}")
     collection = load_tasks(args.tasks)

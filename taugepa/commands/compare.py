@@ -78,7 +78,7 @@ def register(subparsers: Any) -> None:
 
 def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
     """Run the benchmark with each wiki; return the two loaded scores files."""
-    from taugepa.errors import ConfigError
+    from taugepa.errors import ConfigError, Interrupted
     from taugepa.files import write_json_atomically
     from taugepa.llm.settings import llm_settings_from_args
     from taugepa.optimize.adapter import HarnessSettings
@@ -101,9 +101,14 @@ def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
     for label, (path, text) in zip(("baseline", "candidate"), wikis, strict=True):
         out = Path(args.out_dir) / f"{label}.json"
         print(f"running {len(collection.tasks)} tasks x {args.trials} trials with {path} -> {out}")
-        write_json_atomically(
-            out, benchmark_scores(collection.tasks, collection.sources, text, path, harness)
-        )
+        scores = benchmark_scores(collection.tasks, collection.sources, text, path, harness)
+        write_json_atomically(out, scores)
+        stopped = scores.get("interrupted")
+        if stopped:
+            raise Interrupted(
+                f"while running the {label} ({stopped['episodes_done']} of {stopped['episodes_planned']} "
+                f"episodes finished; {out} holds them, marked interrupted); nothing was compared"
+            )
         loaded.append(load_scores(out))
     return loaded[0], loaded[1]
 
@@ -124,13 +129,32 @@ def run(args: argparse.Namespace) -> int:
         baseline, candidate = load_scores(args.scores[0]), load_scores(args.scores[1])
     else:
         raise ConfigError("give two scores files (baseline, candidate), or --wiki twice with --tasks")
+    for scores in (baseline, candidate):
+        if scores.partial:
+            print(f"note: {scores.path} is {scores.partial}")
     comparison = compare_scores(baseline, candidate, args.alpha, args.seed)
     for line in comparison_lines(comparison):
         print(line)
     if args.json_out:
         write_json_atomically(Path(args.json_out), json.loads(json.dumps(comparison.to_dict())))
-    if comparison.verdict == "worse":
-        return SIGNIFICANTLY_WORSE
-    if args.require_better and comparison.verdict != "better":
-        return SIGNIFICANTLY_WORSE
-    return 0
+    code, reason = exit_decision(comparison, args.require_better)
+    print(f"{'PASS' if code == 0 else 'FAIL'} (exit status {code}): {reason}")  # the last line: the answer
+    return code
+
+
+def exit_decision(comparison: Any, require_better: bool) -> tuple[int, str]:
+    """The exit status and the reason for it, in words."""
+    c = comparison
+    test = f"difference {c.delta:+.1%}, {c.test} p = {c.p_value:.4g}"
+    if c.verdict == "worse":
+        return SIGNIFICANTLY_WORSE, f"the candidate is significantly worse ({test} < alpha {c.alpha:g})"
+    if c.verdict == "better":
+        return 0, f"the candidate is significantly better ({test} < alpha {c.alpha:g})"
+    if require_better:
+        return SIGNIFICANTLY_WORSE, (
+            f"--require-better: the candidate is not significantly better ({test}, alpha {c.alpha:g})"
+        )
+    return 0, (
+        f"the candidate is not significantly worse ({test}, alpha {c.alpha:g}); "
+        "--require-better would ask for a significant improvement"
+    )

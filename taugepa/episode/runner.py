@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.episode.run import EpisodeConfig, EpisodeResult, builtin_agent, builtin_user, run_episode
-from taugepa.errors import InfrastructureError, TaugepaError
+from taugepa.errors import InfrastructureError, Interrupted, TaugepaError
 from taugepa.files import write_json_atomically
 from taugepa.llm.client import prepare_clients
 from taugepa.llm.usage import episode_cost
@@ -94,7 +94,8 @@ class CostBudget:
         return self.max_cost is not None and self.spent() >= self.max_cost
 
     def reason(self) -> str:
-        return f"--max-cost ${self.max_cost:g} reached (${self.spent():.4f} spent)"
+        # Not the amount spent so far: episodes in flight still add to it (the summary has the total).
+        return f"--max-cost ${self.max_cost:g} reached"
 
 
 class _Guarded:
@@ -180,12 +181,29 @@ class EpisodePool:
         """Start no more episodes: the ones not started yet become NotStarted(reason)."""
         self._stop_reason = self._stop_reason or reason
 
-    def close(self) -> None:
-        """Cancel what has not started, stop what is in flight at its next turn, wait for threads."""
-        self.stop("the run was stopped")
+    def finished(self, jobs: Iterable[EpisodeJob]) -> list[tuple[EpisodeJob, EpisodeResult]]:
+        """The jobs among `jobs` whose episode has finished with a result (without waiting)."""
+        with self._lock:
+            futures = [(job, self._futures.get(job.key)) for job in jobs]
+        done = [
+            (job, future)
+            for job, future in futures
+            if future is not None and future.done() and not future.cancelled() and future.exception() is None
+        ]
+        return [(job, future.result()) for job, future in done if isinstance(future.result(), EpisodeResult)]
+
+    def cancel(self, reason: str = "the run was stopped") -> None:
+        """Cancel what has not started and stop what is in flight at its next turn; do not wait."""
+        self.stop(reason)
         self._cancelled.set()
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Cancel what has not started, stop what is in flight at its next turn, wait for threads."""
+        self.cancel()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
 
     def _run(self, job: EpisodeJob) -> EpisodeResult | NotStarted:
         if self._stop_reason is not None:
@@ -219,9 +237,17 @@ def run_episodes(
     for llm in {job.config.llm for job in jobs if job.config.agent == "llm" and job.config.llm}:
         prepare_clients(llm)
     pool = EpisodePool(concurrency, budget=budget, **pool_options)
+    results: list[EpisodeResult | NotStarted] = []
     try:
         for job in jobs:
             pool.submit(job)
-        return [pool.result(job) for job in jobs]
+        for job in jobs:
+            results.append(pool.result(job))
+        return results
+    except KeyboardInterrupt:  # Ctrl-C: hand the finished episodes to the caller
+        finished = [(job, r) for job, r in zip(jobs, results, strict=False) if isinstance(r, EpisodeResult)]
+        finished += pool.finished(jobs[len(results) :])
+        pool.cancel("interrupted (Ctrl-C)")
+        raise Interrupted(done=finished, planned=len(jobs)) from None
     finally:
         pool.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 from taugepa.episode.run import EpisodeResult
 from taugepa.episode.runner import EpisodeJob, EpisodePool, NotStarted, run_episodes
-from taugepa.errors import InfrastructureError
+from taugepa.errors import InfrastructureError, Interrupted
 from taugepa.llm.client import prepare_clients
 from taugepa.results.scores import build_scores, episode_entry, run_info
 from taugepa.tasks.model import Task, TaskSource
@@ -61,16 +61,29 @@ def benchmark_scores(
     wiki_path: str,
     harness: Any,
 ) -> dict[str, Any]:
-    """Run every task `harness.trials` times with `wiki_text`; return the scores document."""
+    """Run every task `harness.trials` times with `wiki_text`; return the scores document.
+
+    On Ctrl-C it returns the episodes that finished, with an `interrupted` section (as the
+    pytest plugin writes it): the caller must check for it and stop.
+    """
     started = time.time()
     jobs = [
         EpisodeJob(task, wiki_text, harness.episode_config(trial))
         for task in tasks
         for trial in range(harness.trials)
     ]
-    entries = [
-        episode_entry(job.task, result.to_dict()) for job, result in run_jobs(jobs, harness.concurrency)
-    ]
+    interrupted = None
+    try:
+        finished = run_jobs(jobs, harness.concurrency)
+    except Interrupted as stop:  # Ctrl-C: keep what finished, marked as such (the caller stops)
+        order = {job.key: position for position, job in enumerate(jobs)}
+        finished = sorted(stop.done, key=lambda pair: order[pair[0].key])
+        interrupted = {
+            "reason": "interrupted by the user (Ctrl-C)",
+            "episodes_done": len(finished),
+            "episodes_planned": len(jobs),
+        }
+    entries = [episode_entry(job.task, result.to_dict()) for job, result in finished]
     llm = harness.llm
     run = run_info(
         wiki_path=wiki_path,
@@ -89,4 +102,7 @@ def benchmark_scores(
         "finished_at": datetime.fromtimestamp(finished, tz=UTC).isoformat(timespec="seconds"),
         "wall_s": round(finished - started, 3),
     }
-    return build_scores(run, entries, timing)
+    scores = build_scores(run, entries, timing)
+    if interrupted:
+        scores["interrupted"] = interrupted
+    return scores

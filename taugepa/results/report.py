@@ -50,6 +50,8 @@ details.tg-transcript[open]{background:#fafafa}
 .tg-changed{background:#fff6e0}
 .tg-muted{color:#777;font-size:12px}
 .tg-policy-mark{white-space:nowrap}
+.tg-id{white-space:nowrap}
+.tg-partial{color:#b00020;font-weight:bold}
 """
 
 FILTER_SCRIPT = """
@@ -123,6 +125,11 @@ def build_report(runs: Sequence[ReportRun], title: str) -> str:
         f'<p class="tg-muted">taugepa {escape(__version__)} · generated {escape(generated)} · '
         f"{len(runs)} scores file(s)</p>",
         "<h2>Summary</h2>",
+        *[
+            f'<p class="tg-partial">{escape(run.label)}: {escape(run.scores.partial)}</p>'
+            for run in runs
+            if run.scores.partial
+        ],
         summary_table(runs),
         "<h2>Charts</h2>",
         charts([run.label for run in runs], [run.summary for run in runs]),

@@ -72,7 +72,8 @@ def comparison_table(runs: Sequence[LabelledRun]) -> str:
         differs = len({rate for rate in rates}) > 1
         css = ' class="tg-changed"' if differs else ""
         rows.append(
-            f'<tr{css} data-outcomes="{"changed" if differs else "same"}"><td>{escape(task_id)}</td>'
+            f'<tr{css} data-outcomes="{"changed" if differs else "same"}">'
+            f'<td class="tg-id">{escape(task_id)}</td>'
             + "".join(cells)
             + "</tr>"
         )
@@ -123,7 +124,7 @@ def task_table(run: LabelledRun, number: int) -> str:
         if broke:
             outcomes += " broke-policy"
         rows.append(
-            f'<tr data-outcomes="{escape(outcomes)}"><td>{escape(task_id)}</td>'
+            f'<tr data-outcomes="{escape(outcomes)}"><td class="tg-id">{escape(task_id)}</td>'
             f"<td>{escape(str(first.get('group', '')))}</td>"
             f"<td>{escape(', '.join(first.get('gold_action_names', [])))}</td>"
             f"<td>{_marks(entries)} {passed}/{scored}{_policy_mark(broke, len(entries))}</td>{recorded_cell}"

@@ -137,6 +137,8 @@ class Scores:
     run: dict[str, Any]
     summary: dict[str, Any]
     episodes: list[dict[str, Any]]
+    partial: str | None = None  # why the run is incomplete (Ctrl-C, --max-cost), in one line
+
 
     def task_scores(self) -> dict[str, float]:
         """Mean score over trials per task, for tasks with at least one scored episode."""
@@ -177,7 +179,22 @@ def load_scores(path: str | Path) -> Scores:
         run=document.get("run", {}),
         summary=document.get("summary", {}),
         episodes=list(document.get("episodes", [])),
+        partial=partial_note(document),
     )
+
+
+def partial_note(document: dict[str, Any]) -> str | None:
+    """One line saying why a scores file holds only part of its run (None when it is whole)."""
+    interrupted, stopped = document.get("interrupted"), document.get("stopped")
+    if isinstance(interrupted, dict):
+        return (
+            f"interrupted (Ctrl-C) after {interrupted.get('episodes_done')} of "
+            f"{interrupted.get('episodes_planned') or '?'} episodes: partial, not the run's result"
+        )
+    if isinstance(stopped, dict):
+        not_run = stopped.get("episodes_not_started")
+        return f"stopped early ({stopped.get('reason')}): {not_run} episodes not run"
+    return None
 
 
 def to_evaluation_batch(scores: Scores, task_ids: Sequence[str] | None = None) -> Any:

@@ -1,0 +1,60 @@
+"""`taugepa demo`: the whole loop offline, run as a user would run it (the --quick size)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from taugepa.testing.scripted_optimizer import rule_sentence
+from taugepa.world.engine import write_tool_names
+
+SENTINEL_KEY = "sk-a-real-key-the-demo-must-never-send"
+
+
+def demo(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env["OPENAI_API_KEY"] = SENTINEL_KEY
+    command = [sys.executable, "-m", "taugepa.cli", "demo", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_demo_runs_the_loop_offline_and_says_where_everything_is(tmp_path):
+    run = demo(tmp_path, "--out", "demo", "--quick")
+    out = run.stdout
+    assert run.returncode == 0, out[-3000:] + run.stderr[-3000:]
+    assert "Traceback" not in out + run.stderr
+
+    # the steps, in order, each with the real command it stands for
+    titles = re.findall(r"^\[(\d)\] (.*)$", out, flags=re.MULTILINE)
+    assert [number for number, _ in titles] == [str(n) for n in range(1, 8)]
+    served = re.search(r"^\[1\] scripted server: (http://127\.0\.0\.1:\d+/v1) \(models: (.*)\)$", out, re.M)
+    assert served, out[:2000]
+    assert set(served.group(2).split(", ")) >= {"scripted-wiki-agent", "scripted-user", "scripted-reflector"}
+    assert "python -m taugepa.testing.scripted_server --tasks taugepa-airline" in out
+    assert out.count("pass rate ") >= 3 and "exact McNemar p = " in out
+    assert "best validation score" in out and "outputs in demo/optimize" in out
+    assert "taugepa optimize --tasks taugepa-airline --agent-model gpt-4o-mini" in out  # what to run next
+
+    demo_dir = tmp_path / "demo"
+    pages = ("report.html", "seed-pytest.html", "best-pytest.html")
+    for name in (*pages, "seed-scores.json", "best-scores.json"):
+        assert (demo_dir / name).is_file() and f"demo/{name.split('-')[0]}" in out
+    best_wiki = (demo_dir / "optimize" / "best_wiki.md").read_text()
+    assert any(rule_sentence(tool) in best_wiki for tool in write_tool_names())  # GEPA taught it a write
+    report = (demo_dir / "report.html").read_text()
+    assert "taugepa demo: seed vs optimized wiki" in report and "optimized" in report
+
+    # the server is gone, and the user's key went nowhere
+    port = int(served.group(1).rsplit(":", 1)[1].split("/")[0])
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+    written = "".join(p.read_text(errors="replace") for p in demo_dir.rglob("*") if p.is_file())
+    assert SENTINEL_KEY not in written + out + run.stderr
+
+    again = demo(tmp_path, "--out", "demo", "--quick")  # never overwrites
+    assert again.returncode == 2 and again.stderr.count("\n") == 1
+    assert again.stderr.startswith("taugepa: error: demo exists and is not an empty folder: pass --out NEW")
