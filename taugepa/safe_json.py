@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from taugepa.limits import MAX_INT_DIGITS, MAX_JSON_DEPTH, human_bytes
 from taugepa.safe_text import is_safe_text, safe_text
 
 _CHUNK = 1024 * 1024
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 class UnsafeJSON(ValueError):
@@ -67,6 +70,20 @@ def parse_json(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     except ValueError as exc:  # JSONDecodeError, and anything else the decoder refuses
         raise UnsafeJSON(str(exc)) from None
     return _checked(value, max_depth)
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the brackets of a JSON text nest (strings skipped), without decoding it."""
+    if text.count("[") + text.count("{") <= 1:
+        return int("[" in text or "{" in text)
+    depth = deepest = 0
+    for bracket in _BRACKET.findall(_STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _checked(value: Any, max_depth: int) -> Any:

@@ -26,6 +26,7 @@ from taugepa.files import write_json_atomically  # noqa: F401  (re-exported: par
 from taugepa.limits import MAX_SCORES_FILE_BYTES
 from taugepa.llm.usage import run_usage
 from taugepa.protocol import ERROR, FAILED, INVALID, OUTCOMES, PASSED
+from taugepa.results.clipping import clip_texts
 from taugepa.results.passk import pass_k_summary
 from taugepa.rules.compliance import run_compliance
 from taugepa.safe_json import read_json_file
@@ -39,10 +40,11 @@ def episode_entry(task: Task, result: dict[str, Any], audit: dict[str, Any] | No
     """An episode result as stored in the scores file: the result plus the task's labels.
 
     `audit` is the task's audit in brief (status, free pass, flags; see `taugepa.audit`).
+    Texts longer than 64 KiB are clipped (`taugepa.results.clipping`).
     """
     outcome = result["outcome"]
     labels = {"audit": audit} if audit is not None else {}
-    return {
+    entry = {
         "task_id": task.id,
         "trial": result["trial"],
         "set": task.set_name,
@@ -54,6 +56,7 @@ def episode_entry(task: Task, result: dict[str, Any], audit: dict[str, Any] | No
         **labels,
         **{k: v for k, v in result.items() if k not in ("task_id", "trial", "outcome")},
     }
+    return clip_texts(entry)  # a 10 MB tool argument must not be stored four times over
 
 
 def pass_rate(passed: int, failed: int) -> float | None:
