@@ -30,6 +30,7 @@ class Benchmark:
     cost_ledger: str | None = None  # folder where processes record spending, with --max-cost
     not_started: list[str] = field(default_factory=list)  # why episodes were not started
     config_error: str | None = None  # the configuration error that stopped the run
+    group_marks: dict[str, str] = field(default_factory=dict)  # group -> its pytest mark (see marks.py)
 
     def ordered_entries(self) -> list[dict[str, Any]]:
         order = {task_id: position for position, task_id in enumerate(self.tasks)}
