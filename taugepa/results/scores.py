@@ -31,6 +31,7 @@ from taugepa.results.passk import pass_k_summary
 from taugepa.rules.compliance import run_compliance
 from taugepa.safe_json import read_json_file
 from taugepa.tasks.model import Task
+from taugepa.validation import shown
 
 SCORES_FORMAT = "taugepa-scores"
 SCORES_VERSION = 1
@@ -175,7 +176,7 @@ def load_scores(path: str | Path) -> Scores:
         )
     if document.get("version") != SCORES_VERSION:
         raise ConfigError(
-            f"{path} is a version {str(document.get('version'))[:20]} scores file; this taugepa reads "
+            f"{path} is a version {shown(document.get('version'))} scores file; this taugepa reads "
             f"version {SCORES_VERSION}: rerun the benchmark to write a new one"
         )
     check_scores(document, str(path))

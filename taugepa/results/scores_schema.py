@@ -4,8 +4,9 @@ A scores file decides gates (`--baseline`), comparisons and reports, so one that
 by hand or damaged must be refused before anything relies on it: a score of 7.5 or "1.0",
 an outcome that is not one of the four, a passed episode scoring 0, two episodes of the same
 task and trial, a field of the wrong type that a summary would trip on. Every field the
-summaries, gates, `compare` and the HTML report read is typed here; anything else is kept
-as it is. The models only check: the loaded file stays plain dicts.
+summaries, gates, `compare` and the HTML report read is typed here, and required when they
+read it without a default; anything else is kept as it is. The models only check: the
+loaded file stays plain dicts (a default here never fills a missing key).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class _Typed(BaseModel):
 
 class Audit(_Typed):
     status: str
-    free_pass: bool = False
+    free_pass: bool
     flags: list[str] = []
 
 
@@ -43,13 +44,15 @@ class Tokens(_Typed):
 
 
 class Efficiency(_Typed):
-    agent_turns: Count | None = None
-    user_turns: Count | None = None
-    tool_calls: Count | None = None
-    tool_errors: Count | None = None
-    writes: Count | None = None
-    tool_calls_by_name: dict[str, Count] = {}
-    tokens: Tokens | None = None
+    """All or nothing: summaries put each figure of every scored episode side by side."""
+
+    agent_turns: Count
+    user_turns: Count
+    tool_calls: Count
+    tool_errors: Count
+    writes: Count
+    tool_calls_by_name: dict[str, Count]
+    tokens: Tokens | None
 
 
 class Violation(_Typed):
@@ -57,7 +60,7 @@ class Violation(_Typed):
     kind: str
     severity: str
     message: str
-    turn: int | None = None
+    turn: int | None
     action: str | None = None
     policy: str | None = None
     policy_found: bool | None = None
@@ -115,9 +118,9 @@ class Message(_Typed):
 
 class ToolCall(_Typed):
     name: str
-    arguments: Any = None
-    result: str = ""
-    is_error: bool = False
+    arguments: Any
+    result: str
+    is_error: bool
     executed: bool = True
 
 
@@ -140,7 +143,7 @@ class Episode(_Typed):
     group: str
     set: str | None = None
     difficulty: str | None = None
-    gold_action_names: list[str] = []
+    gold_action_names: list[str]
     feedback: str = ""
     termination: str | None = None
     audit: Audit | None = None

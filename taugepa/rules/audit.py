@@ -256,6 +256,7 @@ def load_audit(path: str | Path) -> AuditReport:
     from taugepa.limits import MAX_AUDIT_FILE_BYTES
     from taugepa.rules.audit_schema import check_audit
     from taugepa.safe_json import read_json_file
+    from taugepa.validation import shown
 
     path = Path(path)
     document = read_json_file(
@@ -270,7 +271,7 @@ def load_audit(path: str | Path) -> AuditReport:
         )
     if document.get("version") != AUDIT_VERSION:
         raise ConfigError(
-            f"{path} is a version {str(document.get('version'))[:20]} audit file; this taugepa reads "
+            f"{path} is a version {shown(document.get('version'))} audit file; this taugepa reads "
             f"version {AUDIT_VERSION}: rerun taugepa audit"
         )
     check_audit(document, str(path))

@@ -43,9 +43,15 @@ class AuditEntry(_Typed):
     findings: list[AuditFinding]
 
 
+class AuditPolicy(_Typed):
+    path: str | None = None
+    label: str | None = None
+    sha256: str | None = None
+
+
 class AuditDocument(_Typed):
     rules_version: str | int | None = None
-    policy: dict[str, Any] = {}
+    policy: AuditPolicy = AuditPolicy()
     engine: dict[str, Any] = {}
     task_sources: list[dict[str, Any]] = []
     tasks: list[AuditEntry]

@@ -22,6 +22,7 @@ from taugepa.limits import MAX_TASK_FILE_BYTES
 from taugepa.safe_json import UnsafeJSON, parse_json, read_bounded
 from taugepa.tasks.model import Action, Task, TaskCollection, TaskSource
 from taugepa.tasks.schema import Tau2Instructions, Tau2Task, V1Task, check_entry
+from taugepa.validation import shown
 from taugepa.world.engine import tool_names
 
 TAU2_AIRLINE = "tau2-airline"
@@ -165,7 +166,7 @@ def _check_entry(entry: Any, where: str, index: int, known_tools: frozenset[str]
         kwargs = action.kwargs if action.kwargs is not None else (action.arguments or {})
         if action.name not in known_tools:
             raise TaskFileError(
-                f"{at}: action {number} names unknown tool '{action.name}' "
+                f"{at}: action {number} names unknown tool '{shown(action.name)[1:-1]}' "
                 f"(known: {', '.join(sorted(known_tools))})"
             )
         parsed_actions.append(Action(name=action.name, kwargs=dict(kwargs)))
