@@ -9,6 +9,9 @@ do can hang a run, crash an episode or spoil a scores file:
   never finishes them; `trickle_body` sends a complete answer's body one byte at a time;
   `endless_chunked` sends a chunked body of spaces that never ends; `flood` does the same as
   fast as it can, so that the size limit, not the deadline, is what stops it;
+- `echo_credentials`: every request is refused (HTTP 400) with an error message echoing its
+  Authorization header as is, in base64 (as `Basic` auth of `user:KEY` would carry it) and
+  percent-encoded, as careless servers and proxies do;
 - in what the models say (`agent_answers`, `user_answers`): the k-th answer of a
   conversation (k = assistant messages so far) is replaced by the given message, sent as a
   normal completion (a dict: any content, tool calls with garbage, huge or deeply nested
@@ -21,12 +24,14 @@ scripted server.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 WIRE_KINDS = ("trickle_headers", "trickle_body", "endless_chunked", "flood")
 MAX_HOSTILE_SECONDS = 600.0  # a hostile answer gives up on its own after this long
@@ -43,6 +48,7 @@ class Hostile:
     agent_answers: tuple[Any, ...] = ()
     user_answers: tuple[Any, ...] = ()
     user_model: str = "scripted-user"
+    echo_credentials: bool = False
 
     def __post_init__(self) -> None:
         if self.wire is not None and self.wire not in WIRE_KINDS:
@@ -111,6 +117,13 @@ def _trickle(handler: Any, data: bytes, interval: float, started: float) -> None
             return
         handler.wfile.write(data[position : position + 1])
         time.sleep(interval)
+
+
+def echoed_credentials(authorization: str) -> str:
+    """An error message that leaks the request's credentials in several encodings."""
+    token = authorization.removeprefix("Bearer ").strip()
+    basic = base64.b64encode(f"user:{token}".encode()).decode()
+    return f"bad request from {authorization!r}; Basic {basic}; key={quote(token, safe='')}"
 
 
 def completion_body(message: dict[str, Any], model: str = "scripted-agent") -> bytes:

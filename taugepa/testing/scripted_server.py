@@ -34,7 +34,13 @@ from typing import Any
 
 from taugepa.tasks.loading import load_tasks
 from taugepa.tasks.model import Action, Task
-from taugepa.testing.hostile import Hostile, HostileState, completion_body, send_wire_fault
+from taugepa.testing.hostile import (
+    Hostile,
+    HostileState,
+    completion_body,
+    echoed_credentials,
+    send_wire_fault,
+)
 from taugepa.testing.scripted_models import Conduct, ExtraModel, Faults, ScriptedModels, request_unit
 from taugepa.testing.scripted_optimizer import EXTRA_MODELS
 
@@ -219,7 +225,10 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model"))
         scripted.begin(model)
         try:
-            if not scripted.authorized(self.headers.get("Authorization")):
+            if scripted.hostile and scripted.hostile.hostile.echo_credentials:
+                message = echoed_credentials(self.headers.get("Authorization") or "")
+                self._json(400, _error(message, "invalid_request"))
+            elif not scripted.authorized(self.headers.get("Authorization")):
                 self._json(401, _error("Incorrect API key provided.", "invalid_api_key"))
             elif not isinstance(body.get("messages"), list):
                 self._json(400, _error("'messages' is a required property", "invalid_request"))
