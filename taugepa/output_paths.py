@@ -47,7 +47,7 @@ def output_file_problem(path: str | Path) -> str | None:
     if target.exists() and not target.is_file():
         return "is not a regular file (a device or a pipe): give a file path"
     problem = directory_problem(target.parent)
-    return None if problem is None else f"cannot be written: {problem}"
+    return None if problem is None else f"cannot be written: {problem}: give a path taugepa can write to"
 
 
 def check_output_file(path: str | Path, flag: str) -> None:
@@ -61,4 +61,4 @@ def check_output_dir(path: str | Path, flag: str) -> None:
     """Raise a one-line ConfigError when `flag`'s folder cannot be used at `path`."""
     problem = directory_problem(path)
     if problem is not None:
-        raise ConfigError(f"{flag} {path} cannot be used: {problem}")
+        raise ConfigError(f"{flag} {path} cannot be used: {problem}: give a folder taugepa can write in")
