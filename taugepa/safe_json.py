@@ -29,10 +29,15 @@ from taugepa.safe_text import is_safe_text, safe_text
 _CHUNK = 1024 * 1024
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
+_UNSAFE_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 
 
 class UnsafeJSON(ValueError):
     """The text is not JSON, or is JSON beyond a limit; `str(error)` says which, in a few words."""
+
+    def __init__(self, reason: str, beyond_limit: bool = True):
+        super().__init__(reason)
+        self.beyond_limit = beyond_limit  # False: not JSON at all
 
 
 def _int(text: str) -> int:
@@ -51,7 +56,7 @@ def _float(text: str) -> float:
 
 
 def _constant(name: str) -> Any:
-    raise UnsafeJSON(f"{name} is not a number JSON allows")
+    raise UnsafeJSON(f"{name} is not a number JSON allows", beyond_limit=False)
 
 
 def parse_json(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -60,7 +65,7 @@ def parse_json(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         try:
             data = bytes(data).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise UnsafeJSON(f"not UTF-8 text (byte {exc.start})") from None
+            raise UnsafeJSON(f"not UTF-8 text (byte {exc.start})", beyond_limit=False) from None
     try:
         value = json.loads(data, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except UnsafeJSON:
@@ -68,8 +73,10 @@ def parse_json(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     except RecursionError:
         raise UnsafeJSON(f"nested deeper than {max_depth} levels") from None
     except ValueError as exc:  # JSONDecodeError, and anything else the decoder refuses
-        raise UnsafeJSON(str(exc)) from None
-    return _checked(value, max_depth)
+        raise UnsafeJSON(str(exc), beyond_limit=False) from None
+    # A text without NULs, lone surrogates or their escapes decodes to safe strings only.
+    strings_safe = "\x00" not in data and _UNSAFE_ESCAPE.search(data) is None and is_safe_text(data)
+    return _checked(value, max_depth, strings_safe)
 
 
 def nesting_depth(text: str) -> int:
@@ -86,10 +93,10 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
-def _checked(value: Any, max_depth: int) -> Any:
+def _checked(value: Any, max_depth: int, strings_safe: bool = False) -> Any:
     """`value` with safe strings, or UnsafeJSON when it nests deeper than `max_depth`."""
     if isinstance(value, str):
-        return safe_text(value)
+        return value if strings_safe else safe_text(value)
     if not isinstance(value, dict | list):
         return value
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -97,6 +104,10 @@ def _checked(value: Any, max_depth: int) -> Any:
         node, depth = stack.pop()
         if depth > max_depth:
             raise UnsafeJSON(f"nested deeper than {max_depth} levels")
+        items = node if isinstance(node, list) else node.values()
+        if strings_safe:
+            stack.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
+            continue
         if isinstance(node, list):
             for index, item in enumerate(node):
                 if isinstance(item, str):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from hostile_strategies import HOSTILE_SETTINGS, SURROGATE, hostile_text
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from taugepa.episode.run import EpisodeConfig, run_episode
@@ -33,7 +33,7 @@ from taugepa.testing.scripted_server import ScriptedServer
 from taugepa.world.engine import tool_names
 
 KEY_ENV, KEY = "TAUGEPA_TEST_HOSTILE_EPISODES_KEY", "sk-hostile-episodes-42"
-DEADLINE = 3.0
+DEADLINE = 2.0
 
 arguments = st.one_of(
     st.just(""),
@@ -121,9 +121,9 @@ def play(task, hostile, cache_dir, gold):
     number=st.integers(0, 2),
     agent=answers,
     user=user_answers,
-    trickle=st.sampled_from([False, False, False, True]),
+    trickle=st.sampled_from([False] * 5 + [True]),  # each trickle costs one deadline
 )
-@HOSTILE_SETTINGS
+@settings(HOSTILE_SETTINGS, max_examples=25)
 def test_whatever_the_model_sends_the_episode_ends_with_a_verdict(
     tasks, gold, monkeypatch_session, number, agent, user, trickle
 ):

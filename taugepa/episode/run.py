@@ -315,7 +315,8 @@ def _parse_arguments(name: str, raw: Any) -> tuple[Any, str | None]:
             f"Error: the arguments of your call to {name} are {len(raw):,} characters long; "
             f"at most {MAX_TOOL_ARGUMENT_CHARS:,} are accepted."
         )
-    depth = nesting_depth(raw)
+    brackets = raw.count("[") + raw.count("{")
+    depth = nesting_depth(raw) if brackets > MAX_TOOL_ARGUMENT_DEPTH else 0
     if depth > MAX_TOOL_ARGUMENT_DEPTH:
         return raw, (
             f"Error: the arguments of your call to {name} nest {depth:,} levels deep; "

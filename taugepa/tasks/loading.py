@@ -155,7 +155,8 @@ def _parse(raw: bytes | str, where: str) -> Any:
     try:
         return parse_json(raw)
     except UnsafeJSON as exc:
-        raise TaskFileError(f"{where}: not valid JSON ({exc})") from None
+        problem = "JSON beyond taugepa's limits" if exc.beyond_limit else "not valid JSON"
+        raise TaskFileError(f"{where}: {problem} ({exc})") from None
 
 
 def _check_entry(entry: Any, where: str, index: int, known_tools: frozenset[str]) -> dict[str, Any]:
