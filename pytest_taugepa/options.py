@@ -16,7 +16,9 @@ import pytest
 from pytest_taugepa.llm_options import add_llm_options, resolve_llm_options
 from taugepa.episode.run import AGENT_KINDS, DEFAULT_MAX_STEPS
 from taugepa.errors import ConfigError
+from taugepa.limits import CASES, MAX_STEPS, TRIALS, check_range
 from taugepa.llm.config import LLMConfig
+from taugepa.output_paths import check_output_file
 from taugepa.results.gates import parse_rate
 from taugepa.results.scores import Scores, load_scores
 from taugepa.rules.audit import FILTERS
@@ -168,15 +170,14 @@ def _path(value: str, base: Path | None) -> Path:
     return path if base is None or path.is_absolute() else base / path
 
 
-def _positive_int(value: Any, flag: str, default: int) -> int:
+def _positive_int(value: Any, flag: str, default: int, limit: tuple[float, str]) -> int:
     if value is None:
         return default
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{flag} expects a whole number, got {value!r}") from None
-    if number < 1:
-        raise ConfigError(f"{flag} must be at least 1, got {number}")
+        raise ConfigError(f"{flag} expects a whole number, got {str(value)[:40]!r}") from None
+    check_range(flag, number, 1, limit)
     return number
 
 
@@ -190,12 +191,15 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
     agent = agent or "llm"
     if agent not in AGENT_KINDS:
         raise ConfigError(f"unknown agent {agent!r}: choose one of {', '.join(AGENT_KINDS)}")
-    trials = _positive_int(_get(config, "taugepa_trials")[0], "--trials", 1)
-    max_steps = _positive_int(_get(config, "taugepa_max_steps")[0], "--max-steps", DEFAULT_MAX_STEPS)
+    trials = _positive_int(_get(config, "taugepa_trials")[0], "--trials", 1, TRIALS)
+    max_steps = _positive_int(
+        _get(config, "taugepa_max_steps")[0], "--max-steps", DEFAULT_MAX_STEPS, MAX_STEPS
+    )
     scores_value, base = _get(config, "taugepa_scores_out")
     # the default goes where the user ran pytest (as --html does), not to the rootdir
     default_out = config.invocation_params.dir / DEFAULT_SCORES_OUT
     scores_out = _path(scores_value, base) if scores_value else default_out
+    check_output_file(scores_out, "--scores-out")  # before any episode, not after all of them
     try:
         rate_value = _get(config, "taugepa_min_pass_rate")[0]
         min_pass_rate = parse_rate(rate_value, "--min-pass-rate") if rate_value else None
@@ -253,3 +257,20 @@ def _task_spec(spec: str, base: Path | None) -> str:
         return spec
     resolved = str(base / target)
     return f"{name}={resolved}" if sep else resolved
+
+
+def check_case_count(tasks: int, trials: int) -> None:
+    """Refuse more test cases (tasks x trials) than a machine can hold, before building them."""
+    maximum, why = CASES
+    if tasks * trials > maximum:
+        raise ConfigError(
+            f"{tasks:,} tasks x {trials:,} trials would make {tasks * trials:,} test cases, more than "
+            f"{maximum:,} ({why}): run fewer trials or split the task files"
+        )
+
+
+def check_html_output(config: pytest.Config) -> None:
+    """pytest-html's `--html PATH` is checked like --scores-out, before any episode."""
+    html = getattr(config.option, "htmlpath", None)
+    if html:
+        check_output_file(Path(html).expanduser(), "--html")

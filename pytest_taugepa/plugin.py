@@ -21,7 +21,15 @@ import pytest
 from pytest_taugepa.audit_support import prepare as prepare_audits
 from pytest_taugepa.html_page import HtmlPage
 from pytest_taugepa.interrupt import InterruptHandling
-from pytest_taugepa.options import BenchmarkSettings, add_options, resolve_settings
+from pytest_taugepa.marks import group_mark_names, registered_marks, renamed_notice
+from pytest_taugepa.notices import NoticePrinter, cache_notices
+from pytest_taugepa.options import (
+    BenchmarkSettings,
+    add_options,
+    check_case_count,
+    check_html_output,
+    resolve_settings,
+)
 from pytest_taugepa.prefetch import Prefetcher
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
@@ -29,11 +37,13 @@ from pytest_taugepa.verdict import compact_failures, one_line_failure
 from taugepa.episode.run import EpisodeConfig, EpisodeResult
 from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.errors import TaugepaError
+from taugepa.llm.cache import default_llm_cache_dir
 from taugepa.llm.client import prepare_clients
 from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
 from taugepa.results.scores import episode_entry
 from taugepa.results.transcript import render_episode
 from taugepa.rules.compliance import definite_note
+from taugepa.tasks.gold import default_gold_cache
 from taugepa.tasks.loading import load_tasks
 from taugepa.world.engine import tool_names
 
@@ -62,13 +72,18 @@ def start_benchmark(config: pytest.Config) -> None:
         return  # `pytest benchmarks --help` must work with no key, no model and no task file
     try:
         settings = resolve_settings(config)
+        check_html_output(config)
         audits, collection = prepare_audits(settings, load_tasks(settings.task_specs))
+        check_case_count(len(collection.tasks), settings.trials)
         if settings.llm is not None:
             prepare_clients(settings.llm)  # a missing API key stops the session here
     except TaugepaError as exc:
         raise pytest.UsageError(str(exc)) from None
     benchmark = Benchmark(settings=settings, collection=collection, audits=audits)
     benchmark.tasks = collection.by_id()
+    benchmark.group_marks = group_mark_names(
+        {task.group for task in collection.tasks}, registered_marks(config) | set(tool_names())
+    )
     if settings.max_cost is not None:
         worker_input = getattr(config, "workerinput", None)
         if worker_input is not None:
@@ -82,9 +97,9 @@ def start_benchmark(config: pytest.Config) -> None:
         reporter = BenchmarkReporter(config, benchmark)
         config.pluginmanager.register(reporter, "taugepa-reporter")
         config.pluginmanager.register(HtmlPage(reporter), "taugepa-html")
-    groups = sorted({task.group for task in collection.tasks})
-    for name in groups:
-        config.addinivalue_line("markers", f"{name}: taugepa tasks of difficulty or set '{name}'")
+        config.pluginmanager.register(NoticePrinter(_notices(settings, benchmark)), "taugepa-notices")
+    for group, mark in benchmark.group_marks.items():
+        config.addinivalue_line("markers", f"{mark}: taugepa tasks of difficulty or set '{group}'")
     for name in sorted(tool_names()):
         config.addinivalue_line("markers", f"{name}: taugepa tasks whose gold actions call {name}")
     _add_html_metadata(config, settings)
@@ -121,6 +136,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(benchmark.cost_ledger, ignore_errors=True)
 
 
+def _notices(settings: BenchmarkSettings, benchmark: Benchmark) -> list[str]:
+    """What the run warns about at its start: unwritable caches, renamed group marks."""
+    llm = settings.llm
+    llm_cache = (llm.cache_dir or default_llm_cache_dir()) if llm is not None and llm.cache else None
+    notices = cache_notices(default_gold_cache().directory, llm_cache)
+    renamed = renamed_notice(benchmark.group_marks)
+    return notices + ([renamed] if renamed else [])
+
+
 def _add_html_metadata(config: pytest.Config, settings: BenchmarkSettings) -> None:
     try:
         from pytest_metadata.plugin import metadata_key
@@ -151,7 +175,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     trials = benchmark.settings.trials
     params = []
     for task in benchmark.collection.tasks:
-        marks = [getattr(pytest.mark, task.group)] + [getattr(pytest.mark, n) for n in task.action_names]
+        group_mark = benchmark.group_marks[task.group]  # never a mark pytest acts on (see marks.py)
+        marks = [getattr(pytest.mark, group_mark)] + [getattr(pytest.mark, n) for n in task.action_names]
         for trial in range(trials):
             case_id = task.id if trials == 1 else f"{task.id}-t{trial}"
             params.append(pytest.param((task.id, trial), id=case_id, marks=marks))

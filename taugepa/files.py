@@ -3,6 +3,10 @@
 Text goes to a temporary file beside the target and is renamed over it, so a crash or a
 full disk leaves either the old file or the complete new one. The new file gets the usual
 permissions (0666 minus the umask), not the private mode temporary files are created with.
+
+Text is made safe where it enters taugepa (`taugepa.safe_text`); should a lone surrogate
+reach a writer anyway, it is written as the escape `\\udXXX` instead of failing the write,
+which in a JSON string is exactly the JSON escape of that character.
 """
 
 from __future__ import annotations
@@ -28,7 +32,13 @@ def write_text_atomically(path: Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        "w",
+        encoding="utf-8",
+        errors="backslashreplace",
+        dir=path.parent,
+        prefix=f".{path.name}.",
+        suffix=".tmp",
+        delete=False,
     )
     try:
         with handle:

@@ -16,7 +16,8 @@ PACKAGES = ("taugepa", "pytest_taugepa")
 MAX_LINES = 500
 
 # What each part of taugepa may import, besides itself and the base modules
-# (taugepa.errors, .files, .protocol, ._lazy, ._quiet). Read top to bottom: the one path.
+# (taugepa.errors, .files, .protocol, ._lazy, ._quiet, and the input guards .limits, .safe_text,
+# .safe_json, .validation, .output_paths, .notices). Read top to bottom: the one path.
 LAYERS: dict[str, set[str]] = {
     "world": set(),
     "tasks": {"world"},
@@ -30,7 +31,20 @@ LAYERS: dict[str, set[str]] = {
     # `taugepa demo` runs the scripted models (testing) through the real commands
     "commands": {"world", "tasks", "llm", "rules", "episode", "generate", "results", "optimize", "testing"},
 }
-BASE = {"taugepa", "taugepa.errors", "taugepa.files", "taugepa.protocol", "taugepa._lazy", "taugepa._quiet"}
+BASE = {
+    "taugepa",
+    "taugepa.errors",
+    "taugepa.files",
+    "taugepa.protocol",
+    "taugepa._lazy",
+    "taugepa._quiet",
+    "taugepa.limits",
+    "taugepa.safe_text",
+    "taugepa.safe_json",
+    "taugepa.validation",
+    "taugepa.output_paths",
+    "taugepa.notices",
+}
 # Old module paths kept working for users: they forward by name (importlib), never by import.
 COMPAT_SHIMS = {"taugepa.gepa_adapter", "taugepa.audit", "taugepa.policy_rules", "taugepa.compliance"}
 

@@ -75,9 +75,9 @@ def test_429_is_retried_after_the_retry_after_pause(tasks):
 
 @pytest.mark.parametrize("kind", ["500", "503", "disconnect", "garbage", "timeout"])
 def test_transient_faults_are_retried(tasks, kind):
-    faults = Faults(rate=1.0, kinds=(kind,), max_in_a_row=2, retry_after=0.01, hang=1.0)
-    with ScriptedServer(tasks, faults=faults) as server:
-        completion = client_for_server(server, timeout=0.3).complete(**user_request(tasks[0]))
+    faults = Faults(rate=1.0, kinds=(kind,), max_in_a_row=2, retry_after=0.01, hang=2.0)
+    with ScriptedServer(tasks, faults=faults) as server:  # the timeout bounds the whole request
+        completion = client_for_server(server, timeout=1.0).complete(**user_request(tasks[0]))
         stats = server.stats()
     assert completion.message["content"] == tasks[0].instruction
     assert completion.usage.retries == 2 and stats["faults"] == {kind: 2}

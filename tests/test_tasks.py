@@ -94,9 +94,9 @@ def test_glob_spec_loads_files_in_sorted_order(tmp_path):
         ),
         (
             json.dumps([a_task(actions=[{"kwargs": {}}])]),
-            r"entry 0: action 0 must be an object with a 'name'",
+            r"entry 0: 'actions\[0\]\.name' is missing",
         ),
-        (json.dumps([a_task(outputs="327")]), r"entry 0: 'outputs' must be a list of strings"),
+        (json.dumps([a_task(outputs="327")]), r"entry 0: 'outputs' should be a valid list, got '327'"),
         (json.dumps(["just text"]), r"entry 0: expected an object"),
     ],
 )

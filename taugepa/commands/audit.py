@@ -58,6 +58,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taugepa.errors import ConfigError
+    from taugepa.limits import EXAMPLES, check_range
+    from taugepa.output_paths import check_output_file
     from taugepa.rules.audit import audit_tasks
     from taugepa.rules.audit_report import markdown, rules_lines, terminal_lines
     from taugepa.tasks.loading import load_tasks
@@ -67,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         print("\n".join(rules_lines(policy)))
         return 0
-    if args.examples < 0:
-        raise ConfigError(f"--examples must be 0 or more, got {args.examples}")
+    check_range("--examples", args.examples, 0, EXAMPLES)
+    out = Path(args.out)
+    check_output_file(out, "--out")
+    md_path = Path(args.markdown) if args.markdown else out.with_suffix(".md")
+    check_output_file(md_path, "--markdown")
     collection = load_tasks(args.tasks)
     report = audit_tasks(collection.tasks, policy, sources=collection.sources)
-    out = Path(args.out)
-    md_path = Path(args.markdown) if args.markdown else out.with_suffix(".md")
     report.write(out)
     from taugepa.files import write_text_atomically
 

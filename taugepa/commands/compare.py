@@ -80,8 +80,10 @@ def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
     """Run the benchmark with each wiki; return the two loaded scores files."""
     from taugepa.errors import ConfigError, Interrupted
     from taugepa.files import write_json_atomically
+    from taugepa.limits import TRIALS, check_range
     from taugepa.llm.settings import llm_settings_from_args
     from taugepa.optimize.adapter import HarnessSettings
+    from taugepa.output_paths import check_output_dir
     from taugepa.results.benchmark_run import benchmark_scores
     from taugepa.results.scores import load_scores
     from taugepa.tasks.loading import DEFAULT_TASK_SET, load_tasks
@@ -89,8 +91,8 @@ def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
 
     if len(args.wiki) != 2:
         raise ConfigError("give two scores files, or --wiki twice (baseline, then candidate) with --tasks")
-    if args.trials < 1:
-        raise ConfigError(f"--trials must be at least 1, got {args.trials}")
+    check_range("--trials", args.trials, 1, TRIALS)
+    check_output_dir(Path(args.out_dir), "--out-dir")
     settings = llm_settings_from_args(args, agent=args.agent)  # --seed is also the models' seed
     harness = HarnessSettings(
         agent=args.agent, llm=settings.llm, trials=args.trials, concurrency=settings.concurrency
@@ -116,11 +118,16 @@ def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
 def run(args: argparse.Namespace) -> int:
     from taugepa.errors import ConfigError
     from taugepa.files import write_json_atomically
+    from taugepa.limits import SEED, check_range
+    from taugepa.output_paths import check_output_file
     from taugepa.results.compare import compare_scores, comparison_lines
     from taugepa.results.scores import load_scores
 
     if not 0 < args.alpha < 1:
         raise ConfigError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    check_range("--seed", args.seed, 0, SEED)  # numpy's generators take seeds from 0 to 2**63 - 1
+    if args.json_out:
+        check_output_file(Path(args.json_out), "--json")
     if args.wiki:
         if args.scores:
             raise ConfigError("give either two scores files or two --wiki files, not both")

@@ -30,11 +30,16 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from taugepa.files import write_text_atomically
     from taugepa.generate.generator import dumps, generate_tasks
+    from taugepa.limits import GENERATE_N, SEED, check_range
+    from taugepa.output_paths import check_output_file
     from taugepa.rules.audit import audit_tasks
     from taugepa.rules.audit_report import terminal_lines
     from taugepa.tasks.loading import parse_v1_tasks
     from taugepa.world.policy import load_policy
 
+    check_range("--n", args.n, 1, GENERATE_N)
+    check_range("--seed", args.seed, -SEED[0] - 1, SEED)
+    check_output_file(Path(args.out), "--out")
     policy = load_policy(args.wiki)
     generated = generate_tasks(args.n, args.seed, policy)
     text = dumps(generated.tasks)

@@ -136,14 +136,33 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-trials", type=int, help="episodes per test task (default: --trials)")
 
 
-def _positive(value: int | None, flag: str) -> None:
+def _positive(value: int | None, flag: str, limit: tuple[float, str]) -> None:
+    from taugepa.limits import check_range
+
+    if value is not None:
+        check_range(flag, value, 1, limit)
+
+
+def _temperature(value: str) -> float | None:
+    """--reflection-temperature: a number from 0 to 2, or 'none' (not sent)."""
+    import math
+
     from taugepa.errors import ConfigError
 
-    if value is not None and value < 1:
-        raise ConfigError(f"{flag} must be at least 1, got {value}")
+    if str(value).strip().lower() == "none":
+        return None
+    try:
+        temperature = float(value)
+    except ValueError:
+        message = f"--reflection-temperature expects a number or 'none', got {value[:40]!r}"
+        raise ConfigError(message) from None
+    if not (math.isfinite(temperature) and 0 <= temperature <= 2):
+        raise ConfigError(f"--reflection-temperature must be between 0 and 2, got {value[:40]}")
+    return temperature
 
 
 def build_settings(args: argparse.Namespace) -> Any:
+    from taugepa import limits
     from taugepa.errors import ConfigError
     from taugepa.llm.settings import llm_settings_from_args
     from taugepa.optimize.components import COMPONENT_MODES, SELECTORS
@@ -152,6 +171,7 @@ def build_settings(args: argparse.Namespace) -> Any:
     from taugepa.optimize.reflection_model import ReflectionSettings
     from taugepa.optimize.settings import OptimizeSettings
     from taugepa.optimize.tracking import TRACKERS
+    from taugepa.output_paths import check_output_dir
     from taugepa.rules.compliance import objective_score
     from taugepa.tasks.loading import DEFAULT_TASK_SET
     from taugepa.world.engine import DEFAULT_POLICY_PATH
@@ -159,17 +179,19 @@ def build_settings(args: argparse.Namespace) -> Any:
 
     if args.violation_penalty < 0:
         raise ConfigError(f"--violation-penalty must be 0 or more, got {args.violation_penalty:g}")
-    for flag, value in (
-        ("--budget", args.budget),
-        ("--minibatch-size", args.minibatch_size),
-        ("--trials", args.trials),
-        ("--val-size", args.val_size),
-        ("--train-size", args.train_size),
-        ("--max-steps", args.max_steps),
-        ("--max-merges", args.max_merges),
-        ("--test-trials", args.test_trials),
+    for flag, value, limit in (
+        ("--budget", args.budget, limits.BUDGET),
+        ("--minibatch-size", args.minibatch_size, limits.MINIBATCH),
+        ("--trials", args.trials, limits.TRIALS),
+        ("--val-size", args.val_size, limits.SET_SIZE),
+        ("--train-size", args.train_size, limits.SET_SIZE),
+        ("--max-steps", args.max_steps, limits.MAX_STEPS),
+        ("--max-merges", args.max_merges, limits.MERGES),
+        ("--test-trials", args.test_trials, limits.TRIALS),
     ):
-        _positive(value, flag)
+        _positive(value, flag, limit)
+    limits.check_range("--pytest-workers", args.pytest_workers, 0, limits.WORKERS)
+    check_output_dir(Path(args.run_dir), "--run-dir")
     if args.task_filter not in ("clean", "compliant", "all"):
         raise ConfigError(f"--task-filter must be clean, compliant or all, got {args.task_filter!r}")
     for flag, value, allowed in (
@@ -187,16 +209,15 @@ def build_settings(args: argparse.Namespace) -> Any:
     try:
         seed = int(args.seed)
     except ValueError:
-        raise ConfigError(f"--seed expects a whole number, got {args.seed!r}") from None
+        raise ConfigError(f"--seed expects a whole number, got {str(args.seed)[:40]!r}") from None
+    limits.check_range("--seed", seed, -limits.SEED[0] - 1, limits.SEED)
     if not args.reflection_model:
         raise ConfigError("pass --reflection-model NAME: the model that proposes new wikis (e.g. gpt-4o)")
     llm_settings = llm_settings_from_args(args, agent=args.agent)
     llm = llm_settings.llm
     wiki_path = Path(args.wiki) if args.wiki else Path(DEFAULT_POLICY_PATH)
     seed_wiki = read_wiki(wiki_path)
-    temperature = (
-        None if str(args.reflection_temperature).lower() == "none" else float(args.reflection_temperature)
-    )
+    temperature = _temperature(args.reflection_temperature)
     reflection = ReflectionSettings(
         model=args.reflection_model,
         base_url=args.reflection_base_url or (llm.base_url if llm else args.base_url),

@@ -27,9 +27,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from taugepa.output_paths import check_output_file
     from taugepa.results.report import write_report
 
     out = Path(args.out)
+    check_output_file(out, "--out")
     runs = write_report(args.scores, out, args.title)
     labels = ", ".join(run.label for run in runs)
     print(f"report of {len(runs)} scores file(s) ({labels}) written to {out}")

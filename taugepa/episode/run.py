@@ -9,7 +9,6 @@ whose `###STOP###` ends the episode; a transfer to a human agent ends it too.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,10 +18,12 @@ from taugepa.episode.builtin_agents import NullAgent, OracleAgent, ScriptedUser
 from taugepa.episode.efficiency import episode_efficiency
 from taugepa.episode.scoring import expected_writes, score_episode
 from taugepa.errors import ConfigError, InfrastructureError
+from taugepa.limits import MAX_TOOL_ARGUMENT_CHARS, MAX_TOOL_ARGUMENT_DEPTH, MAX_TOOL_NAME_CHARS
 from taugepa.llm.config import LLMConfig
 from taugepa.llm.usage import UsageMeter
 from taugepa.protocol import ERROR, INVALID, Agent, Message, ToolCallRecord, UserSimulator, has_stop_marker
 from taugepa.rules.compliance import ComplianceMonitor, policy_for
+from taugepa.safe_json import UnsafeJSON, nesting_depth, parse_json
 from taugepa.tasks.gold import Gold, GoldCache, default_gold_cache
 from taugepa.tasks.model import Task
 from taugepa.world.engine import TRANSFER_TOOL, AirlineWorld, Engine, get_world
@@ -279,6 +280,8 @@ def _run_tool_calls(
     for position, call in enumerate(tool_calls):
         function = call.get("function") or {}
         name = str(function.get("name") or "")
+        if len(name) > MAX_TOOL_NAME_CHARS:  # not a tool either way; the error need not echo it all
+            name = name[:MAX_TOOL_NAME_CHARS] + "…"
         raw_arguments = function.get("arguments")
         if position > 0:
             content, is_error, executed, arguments = ONE_CALL_PER_TURN, True, False, raw_arguments
@@ -301,12 +304,31 @@ def _run_tool_calls(
 
 
 def _parse_arguments(name: str, raw: Any) -> tuple[Any, str | None]:
-    """Tool-call arguments arrive as a JSON string; a malformed one is the agent's error."""
+    """Tool-call arguments arrive as a JSON string; a malformed one is the agent's error.
+
+    So is one too long or nested too deep, refused before it is decoded (5,000 levels of
+    brackets used to raise RecursionError out of the episode): whatever the model sends,
+    the agent gets an `Error: ...` tool result and the episode goes on.
+    """
     if isinstance(raw, dict):
         return raw, None
     if raw is None or raw == "":
         return {}, None
+    if not isinstance(raw, str):
+        return raw, f"Error: the arguments of your call to {name} are not valid JSON (not a string)."
+    if len(raw) > MAX_TOOL_ARGUMENT_CHARS:
+        return raw, (
+            f"Error: the arguments of your call to {name} are {len(raw):,} characters long; "
+            f"at most {MAX_TOOL_ARGUMENT_CHARS:,} are accepted."
+        )
+    brackets = raw.count("[") + raw.count("{")
+    depth = nesting_depth(raw) if brackets > MAX_TOOL_ARGUMENT_DEPTH else 0
+    if depth > MAX_TOOL_ARGUMENT_DEPTH:
+        return raw, (
+            f"Error: the arguments of your call to {name} nest {depth:,} levels deep; "
+            f"at most {MAX_TOOL_ARGUMENT_DEPTH} are accepted."
+        )
     try:
-        return json.loads(raw), None
-    except (TypeError, ValueError) as exc:
+        return parse_json(raw, max_depth=MAX_TOOL_ARGUMENT_DEPTH), None
+    except UnsafeJSON as exc:
         return raw, f"Error: the arguments of your call to {name} are not valid JSON ({exc})."

@@ -10,11 +10,13 @@ cache: a reader sees a whole entry or none. Only successful responses are stored
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 from taugepa.files import write_json_atomically
+from taugepa.limits import MAX_RESPONSE_BYTES
+from taugepa.notices import cache_warning, warn_once
+from taugepa.safe_json import parse_json
 
 CACHE_FORMAT = 1  # bump when the key or the stored value changes meaning
 
@@ -44,17 +46,31 @@ class ResponseCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored response, or None when missing or unreadable (a damaged entry is a miss)."""
+        path = self._path(key)
         try:
-            entry = json.loads(self._path(key).read_text())
-        except (OSError, ValueError):
+            if path.stat().st_size > 2 * MAX_RESPONSE_BYTES:
+                return None
+            entry = parse_json(path.read_bytes())
+        except (OSError, ValueError):  # missing, unreadable, or not JSON within the limits
             return None
         if not isinstance(entry, dict) or not isinstance(entry.get("response"), dict):
             return None
         return entry["response"]
 
     def put(self, key: str, response: dict[str, Any]) -> None:
-        """Store a successful response; an unwritable cache costs money, never correctness."""
+        """Store a successful response; an unwritable cache costs money, never correctness.
+
+        It is said once per process (a warning line), not on every answer, nor never.
+        """
         try:
             write_json_atomically(self._path(key), {"response": response}, compact=True)
-        except OSError:
-            pass
+        except OSError as exc:
+            warn_once(
+                f"llm-cache:{self.directory}",
+                cache_warning(
+                    "LLM response cache",
+                    self.directory,
+                    exc.strerror or str(exc),
+                    "answers are not cached, so a rerun asks the endpoint (and pays) again",
+                ),
+            )

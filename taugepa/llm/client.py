@@ -26,6 +26,7 @@ never stored in a configuration object, logged or put in an error message.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -34,8 +35,10 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from taugepa.errors import InfrastructureError
+from taugepa.limits import MAX_RESPONSE_BYTES
 from taugepa.llm.cache import ResponseCache, request_key
 from taugepa.llm.config import Endpoint, LLMConfig, LLMConfigError, public_url, read_api_key
 from taugepa.llm.prices import Price, PriceTable
@@ -81,15 +84,19 @@ class ChatClient:
     def __init__(self, endpoint: Endpoint, api_key: str):
         import openai
 
+        from taugepa.llm.deadline import http_client
+
         self.endpoint = endpoint
         self.url = public_url(endpoint.base_url)
         self._api_key = api_key
+        self._secret_forms = secret_forms(api_key)
         self._openai = openai
         self._client = openai.OpenAI(
             api_key=self._api_key,
             base_url=endpoint.base_url,
             max_retries=0,
             timeout=openai.Timeout(endpoint.timeout, connect=min(endpoint.timeout, CONNECT_TIMEOUT_S)),
+            http_client=http_client(endpoint.timeout, MAX_RESPONSE_BYTES),  # the timeout is a total
         )
         self.cache = ResponseCache(endpoint.cache_dir or None) if endpoint.cache_dir is not None else None
         self.prices = PriceTable({name: Price(i, o) for name, i, o in endpoint.prices})
@@ -165,7 +172,7 @@ class ChatClient:
                 status = exc.status_code
                 if status not in TRANSIENT_STATUS and status < 500:
                     raise LLMConfigError(self._status_message(side, model, exc)) from None
-                reason = f"HTTP {status} {_reason_phrase(exc)}".strip()
+                reason = self.scrub(_one_line(f"HTTP {status} {_reason_phrase(exc)}".strip()))
                 retry_after = parse_retry_after(exc.response.headers)
             except self._openai.APIConnectionError as exc:  # includes APITimeoutError
                 reason = self._connection_reason(exc)
@@ -236,10 +243,29 @@ class ChatClient:
         return self.scrub(_one_line(text))
 
     def scrub(self, text: str) -> str:
-        """Remove the API key from text that came from elsewhere (servers echo keys back)."""
-        if self._api_key and len(self._api_key) >= 4:
-            text = text.replace(self._api_key, "***")
+        """Remove the API key, in any encoding a server may echo it in, from text from elsewhere."""
+        for form in self._secret_forms:
+            text = text.replace(form, "***")
         return text
+
+
+def secret_forms(secret: str) -> list[str]:
+    """The ways a secret can appear in text a server sends back: as is, percent-encoded, or in
+    base64 at any offset (as in `Authorization: Basic base64(user:KEY)`), longest first.
+
+    Base64 encodes 3 bytes in 4 characters, so the characters that depend only on the secret
+    are the same whatever precedes it, for each of the three alignments.
+    """
+    if len(secret) < 4:
+        return []
+    raw = secret.encode()
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        core = encoded[(8 * offset + 5) // 6 : (8 * (offset + len(raw))) // 6]
+        if len(core) >= 6:
+            forms.update({core, core.replace("+", "-").replace("/", "_")})
+    return sorted(forms, key=len, reverse=True)
 
 
 def _could_not_connect(exc: Any) -> bool:

@@ -62,6 +62,9 @@ class LLMConfig:
             raise ConfigError(
                 f"the simulated user's turn limit must be at least 1, got {self.max_user_turns}"
             )
+        for value, source in ((self.base_url, "--base-url"), (self.user_base_url, "--user-base-url")):
+            if value:
+                check_base_url(value, source)
 
     def trial_seed(self, trial: int) -> int | None:
         """Trials of one task differ only by the seed their models sample with."""
@@ -117,7 +120,31 @@ class LLMConfig:
 
 
 def resolve_base_url(value: str | None) -> str:
+    if not value and os.environ.get("OPENAI_BASE_URL"):
+        check_base_url(os.environ["OPENAI_BASE_URL"], "$OPENAI_BASE_URL")
     return (value or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def check_base_url(url: str, source: str) -> None:
+    """Refuse an endpoint URL that is not http(s) or that carries credentials.
+
+    `http://user:KEY@host/v1` would make the SDK send the key as Basic auth with every
+    request, and servers echo that header back in errors (base64 of `user:KEY`, which no
+    scrubbing of the literal key catches). The key belongs in the environment variable.
+    The message shows the URL without its credentials.
+    """
+    parts = urlsplit(url)
+    shown = public_url(url)
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"{source} must not contain credentials (user:password@ in {shown}): they would be sent "
+            "with every request and can be echoed back by the server; put the key in the environment "
+            "variable named by --api-key-env (default OPENAI_API_KEY) instead"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{source} {shown!r} is not an http(s) URL: give one such as http://localhost:8000/v1"
+        )
 
 
 def public_url(url: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.errors import ConfigError
+from taugepa.limits import CONCURRENCY, MAX_RETRIES, REQUEST_TIMEOUT_S, SEED, check_range
 from taugepa.llm.config import DEFAULT_API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, LLMConfig
 from taugepa.llm.prices import PriceTable, load_prices
 
@@ -42,7 +43,7 @@ LLM_OPTIONS: list[tuple[str, str, str]] = [
     (
         "--request-timeout",
         "request_timeout",
-        f"seconds to wait for one LLM answer (default {DEFAULT_TIMEOUT_S:g})",
+        f"seconds one LLM request may take in all: connect, headers and body (default {DEFAULT_TIMEOUT_S:g})",
     ),
     (
         "--max-retries",
@@ -79,12 +80,21 @@ def resolve_llm_settings(lookup: Lookup, agent: str, use_cache: bool = True) -> 
     def value(name: str) -> Any:
         return lookup(name)[0]
 
-    concurrency = _number(value("concurrency"), "--concurrency", int, minimum=1)
+    concurrency = _number(value("concurrency"), "--concurrency", int, minimum=1, limit=CONCURRENCY)
     max_cost = _number(value("max_cost"), "--max-cost", float, minimum=0.0, exclusive=True)
-    timeout = _number(value("request_timeout"), "--request-timeout", float, minimum=0.0, exclusive=True)
-    retries = _number(value("max_retries"), "--max-retries", int, minimum=0)
+    timeout = _number(
+        value("request_timeout"),
+        "--request-timeout",
+        float,
+        minimum=0.0,
+        exclusive=True,
+        limit=REQUEST_TIMEOUT_S,
+    )
+    retries = _number(value("max_retries"), "--max-retries", int, minimum=0, limit=MAX_RETRIES)
     temperature = _optional_number(value("temperature"), "--temperature", float, default=0.0)
     seed = _optional_number(value("seed"), "--seed", int, default=0)
+    if seed is not None:
+        check_range("--seed", seed, -SEED[0] - 1, SEED)
     if temperature is not None and not 0 <= temperature <= 2:
         raise ConfigError(f"--temperature must be between 0 and 2, got {temperature:g}")
     if agent != "llm":
@@ -143,19 +153,29 @@ def _path(value: str, base: Path | None) -> Path:
     return path if base is None or path.is_absolute() else base / path
 
 
-def _number(value: Any, flag: str, kind: type, *, minimum: float, exclusive: bool = False) -> Any:
+def _number(
+    value: Any,
+    flag: str,
+    kind: type,
+    *,
+    minimum: float,
+    exclusive: bool = False,
+    limit: tuple[float, str] | None = None,
+) -> Any:
     if value is None or value == "":
         return None
     try:
         number = kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # a 5,000-digit number is a ValueError too
         noun = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{flag} expects {noun}, got {value!r}") from None
+        raise ConfigError(f"{flag} expects {noun}, got {str(value)[:40]!r}") from None
     if isinstance(number, float) and not math.isfinite(number):
         raise ConfigError(f"{flag} expects a finite number, got {value!r}")
     if number < minimum or (exclusive and number == minimum):
         bound = f"more than {minimum:g}" if exclusive else f"at least {minimum:g}"
         raise ConfigError(f"{flag} must be {bound}, got {value}")
+    if limit is not None:
+        check_range(flag, number, minimum, limit)
     return number
 
 

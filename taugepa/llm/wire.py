@@ -10,6 +10,8 @@ import json
 import time
 from typing import Any
 
+from taugepa.safe_json import UnsafeJSON, parse_json
+
 
 class MalformedResponse(Exception):
     """A 200 response whose body is not a chat completion (retried like a server error)."""
@@ -41,8 +43,11 @@ def assistant_message(body: Any) -> dict[str, Any]:
         raise MalformedResponse("choices[0].message is not an object")
     content = message.get("content")
     result: dict[str, Any] = {"role": "assistant", "content": content if isinstance(content, str) else None}
+    raw_calls = message.get("tool_calls") or []
+    if not isinstance(raw_calls, list):
+        raise MalformedResponse("choices[0].message.tool_calls is not a list")
     calls = []
-    for position, call in enumerate(message.get("tool_calls") or []):
+    for position, call in enumerate(raw_calls):
         function = (call or {}).get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict):
             raise MalformedResponse(f"tool call {position} has no function")
@@ -90,11 +95,12 @@ def parse_retry_after(headers: Any) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def parse_body(text: str) -> dict[str, Any]:
+def parse_body(text: str | bytes) -> dict[str, Any]:
+    """The response body as JSON within taugepa's limits, its text made safe to store."""
     try:
-        body = json.loads(text)
-    except ValueError:
-        raise MalformedResponse("body is not JSON") from None
+        body = parse_json(text)
+    except UnsafeJSON as exc:
+        raise MalformedResponse(f"body is not usable JSON: {str(exc)[:200]}") from None
     if not isinstance(body, dict):
         raise MalformedResponse("body is not a JSON object")
     return body

@@ -24,8 +24,11 @@ from typing import Any
 
 from taugepa.episode.run import EpisodeConfig, EpisodeResult, run_episode
 from taugepa.errors import ConfigError, InfrastructureError
+from taugepa.limits import MAX_RESULTS_FILE_BYTES
 from taugepa.protocol import FAILED, PASSED, Message
+from taugepa.results.recorded_schema import check_tau_bench_run
 from taugepa.results.scores import episode_entry
+from taugepa.safe_json import read_json_file
 from taugepa.tasks.gold import GoldCache, default_gold_cache
 from taugepa.tasks.model import Task
 from taugepa.world.engine import AirlineWorld, get_world
@@ -101,12 +104,7 @@ class RescoreResult:
 def load_recorded_runs(path: str | Path) -> tuple[str, list[RecordedRun]]:
     """Read a tau-bench results list or a tau2 results file; anything else is a ConfigError."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"results file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path} is not a readable JSON results file ({exc})") from None
+    document = read_json_file(path, what="results file", max_bytes=MAX_RESULTS_FILE_BYTES)
     if isinstance(document, list):
         return TAU_BENCH, [_tau_bench_run(path, number, item) for number, item in enumerate(document)]
     if isinstance(document, dict) and "simulations" in document:
@@ -118,20 +116,13 @@ def load_recorded_runs(path: str | Path) -> tuple[str, list[RecordedRun]]:
 
 
 def _tau_bench_run(path: Path, number: int, item: Any) -> RecordedRun:
-    at = f"{path}: entry {number}"
-    if not isinstance(item, dict) or "task_id" not in item or "traj" not in item:
-        raise ConfigError(f"{at}: expected an object with task_id, trial, reward, info and traj")
-    traj, info = item.get("traj") or [], item.get("info") or {}
-    if not isinstance(traj, list) or not all(isinstance(m, dict) and "role" in m for m in traj):
-        raise ConfigError(f"{at}: 'traj' must be a list of chat messages with a 'role'")
-    reward = item.get("reward")
-    if reward is not None and not isinstance(reward, int | float):
-        raise ConfigError(f"{at}: 'reward' must be a number, got {reward!r}")
+    checked = check_tau_bench_run(item, str(path), number)
+    info = item.get("info") or {}
     return RecordedRun(
-        task_key=str(item["task_id"]),
-        trial=int(item.get("trial") or 0),
-        recorded_reward=None if reward is None else float(reward),
-        messages=[dict(message) for message in traj],
+        task_key=str(checked.task_id),
+        trial=checked.trial or 0,
+        recorded_reward=checked.reward,
+        messages=[dict(message) for message in item.get("traj") or []],
         source_format=TAU_BENCH,
         recorded_task=info.get("task") if isinstance(info.get("task"), dict) else None,
         recorded_error=info.get("error") if isinstance(info.get("error"), str) else None,

@@ -14,7 +14,6 @@ wall time (`timing.episode_wall_s`) therefore live in `timing` too.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,11 +23,15 @@ from typing import Any
 from taugepa.episode.efficiency import run_efficiency, run_wall_time
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically  # noqa: F401  (re-exported: part of the results API)
+from taugepa.limits import MAX_SCORES_FILE_BYTES
 from taugepa.llm.usage import run_usage
 from taugepa.protocol import ERROR, FAILED, INVALID, OUTCOMES, PASSED
+from taugepa.results.clipping import clip_texts
 from taugepa.results.passk import pass_k_summary
 from taugepa.rules.compliance import run_compliance
+from taugepa.safe_json import read_json_file
 from taugepa.tasks.model import Task
+from taugepa.validation import shown
 
 SCORES_FORMAT = "taugepa-scores"
 SCORES_VERSION = 1
@@ -38,10 +41,11 @@ def episode_entry(task: Task, result: dict[str, Any], audit: dict[str, Any] | No
     """An episode result as stored in the scores file: the result plus the task's labels.
 
     `audit` is the task's audit in brief (status, free pass, flags; see `taugepa.audit`).
+    Texts longer than 64 KiB are clipped (`taugepa.results.clipping`).
     """
     outcome = result["outcome"]
     labels = {"audit": audit} if audit is not None else {}
-    return {
+    entry = {
         "task_id": task.id,
         "trial": result["trial"],
         "set": task.set_name,
@@ -53,6 +57,7 @@ def episode_entry(task: Task, result: dict[str, Any], audit: dict[str, Any] | No
         **labels,
         **{k: v for k, v in result.items() if k not in ("task_id", "trial", "outcome")},
     }
+    return clip_texts(entry)  # a 10 MB tool argument must not be stored four times over
 
 
 def pass_rate(passed: int, failed: int) -> float | None:
@@ -156,14 +161,16 @@ class Scores:
 
 
 def load_scores(path: str | Path) -> Scores:
-    """Read a scores file; a file of any other format is a ConfigError with one clear line."""
+    """Read and check a scores file; anything else is a ConfigError with one clear line.
+
+    The file is read within taugepa's limits (`taugepa.safe_json`) and checked against its
+    typed shape (`taugepa.results.scores_schema`), so a damaged or hand-edited file is refused
+    before any run, gate, comparison or report relies on it.
+    """
+    from taugepa.results.scores_schema import check_scores
+
     path = Path(path)
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"scores file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path} is not a readable JSON scores file ({exc})") from None
+    document = read_json_file(path, what="scores file", max_bytes=MAX_SCORES_FILE_BYTES)
     if not isinstance(document, dict) or document.get("format") != SCORES_FORMAT:
         raise ConfigError(
             f'{path} is not a taugepa scores file (no "format": "{SCORES_FORMAT}"): '
@@ -171,14 +178,15 @@ def load_scores(path: str | Path) -> Scores:
         )
     if document.get("version") != SCORES_VERSION:
         raise ConfigError(
-            f"{path} is a version {document.get('version')} scores file; this taugepa reads "
+            f"{path} is a version {shown(document.get('version'))} scores file; this taugepa reads "
             f"version {SCORES_VERSION}: rerun the benchmark to write a new one"
         )
+    check_scores(document, str(path))
     return Scores(
         path=str(path),
         run=document.get("run", {}),
         summary=document.get("summary", {}),
-        episodes=list(document.get("episodes", [])),
+        episodes=list(document["episodes"]),
         partial=partial_note(document),
     )
 

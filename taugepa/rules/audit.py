@@ -16,7 +16,6 @@ on clean tasks only and tell its reflection when a failing task's gold breaks th
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -254,31 +253,31 @@ def summarize(audits: Sequence[TaskAudit], examples: int = 3) -> dict[str, Any]:
 
 def load_audit(path: str | Path) -> AuditReport:
     """Read an audit file written by `taugepa audit`; anything else is one clear ConfigError."""
+    from taugepa.limits import MAX_AUDIT_FILE_BYTES
+    from taugepa.rules.audit_schema import check_audit
+    from taugepa.safe_json import read_json_file
+    from taugepa.validation import shown
+
     path = Path(path)
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(
-            f"audit file not found: {path} (write one with: taugepa audit --out {path})"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path} is not a readable JSON audit file ({exc})") from None
+    document = read_json_file(
+        path,
+        what="audit file",
+        max_bytes=MAX_AUDIT_FILE_BYTES,
+        hint=f" (write one with: taugepa audit --out {path})",
+    )
     if not isinstance(document, dict) or document.get("format") != AUDIT_FORMAT:
         raise ConfigError(
             f'{path} is not a taugepa audit file (no "format": "{AUDIT_FORMAT}"): run taugepa audit'
         )
     if document.get("version") != AUDIT_VERSION:
         raise ConfigError(
-            f"{path} is a version {document.get('version')} audit file; this taugepa reads version "
-            f"{AUDIT_VERSION}: rerun taugepa audit"
+            f"{path} is a version {shown(document.get('version'))} audit file; this taugepa reads "
+            f"version {AUDIT_VERSION}: rerun taugepa audit"
         )
-    try:
-        tasks = [TaskAudit.from_dict(entry) for entry in document["tasks"]]
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: malformed audit entry ({exc}): rerun taugepa audit") from None
+    check_audit(document, str(path))
     return AuditReport(
         policy=document.get("policy", {}),
-        tasks=tasks,
+        tasks=[TaskAudit.from_dict(entry) for entry in document["tasks"]],
         engine=document.get("engine", {}),
         task_sources=document.get("task_sources", []),
         rules_version=str(document.get("rules_version")),

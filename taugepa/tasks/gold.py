@@ -9,12 +9,13 @@ message says why.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from taugepa.files import default_cache_dir, write_json_atomically
+from taugepa.notices import cache_warning, warn_once
+from taugepa.safe_json import parse_json
 from taugepa.tasks.model import Task
 from taugepa.world.engine import AirlineWorld, ToolCallError, get_world
 
@@ -74,10 +75,13 @@ class GoldCache:
         if not self.use_disk:
             return None
         try:
-            data = json.loads(self._path(key).read_text())
-            return Gold(db_digest=data["db_digest"], invalid_reason=data["invalid_reason"])
+            data = parse_json(self._path(key).read_bytes())
+            digest, reason = data["db_digest"], data["invalid_reason"]
         except (OSError, ValueError, KeyError, TypeError):
             return None  # missing or damaged entries are simply recomputed
+        if not isinstance(digest, str | None) or not isinstance(reason, str | None):
+            return None
+        return Gold(db_digest=digest, invalid_reason=reason)
 
     def _write(self, key: str, gold: Gold) -> None:
         if not self.use_disk:
@@ -85,8 +89,16 @@ class GoldCache:
         document = {"db_digest": gold.db_digest, "invalid_reason": gold.invalid_reason}
         try:
             write_json_atomically(self._path(key), document, compact=True)
-        except OSError:
-            pass  # an unwritable cache costs speed, never correctness
+        except OSError as exc:  # an unwritable cache costs speed, never correctness: said once
+            warn_once(
+                f"gold-cache:{self.directory}",
+                cache_warning(
+                    "gold cache",
+                    self.directory,
+                    exc.strerror or str(exc),
+                    "each process replays the gold of every task again",
+                ),
+            )
 
 
 _default_cache: GoldCache | None = None

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import re
 import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from taugepa.errors import TaskFileError
+from taugepa.limits import MAX_TASK_FILE_BYTES
+from taugepa.safe_json import UnsafeJSON, parse_json, read_bounded
 from taugepa.tasks.model import Action, Task, TaskCollection, TaskSource
+from taugepa.tasks.schema import Tau2Instructions, Tau2Task, V1Task, check_entry
+from taugepa.validation import shown
 from taugepa.world.engine import tool_names
 
 TAU2_AIRLINE = "tau2-airline"
@@ -91,12 +94,14 @@ def _resolve(spec: str, target: str, set_name: str | None) -> list[tuple[str, li
     results = []
     for name in paths:
         path = Path(name)
-        if not path.is_file():
-            known = ", ".join(builtin_task_sets())
-            raise TaskFileError(
-                f"task file not found: {name} (give a path to a JSON task file or one of: {known})"
-            )
-        raw = path.read_bytes()
+        known = ", ".join(builtin_task_sets())
+        raw = read_bounded(
+            path,
+            what="task file",
+            max_bytes=MAX_TASK_FILE_BYTES,
+            hint=f" (give a path to a JSON task file or one of: {known})",
+            error=TaskFileError,
+        )
         results.append((str(path), parse_v1_tasks(raw, str(path), set_name), _sha256(raw)))
     return results
 
@@ -122,10 +127,7 @@ def set_name_from_file(path: str) -> str:
 
 def parse_v1_tasks(raw: bytes | str, where: str, set_name: str | None = None) -> list[Task]:
     """Parse a tau-bench v1-format task list; `where` names the file in error messages."""
-    try:
-        entries = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TaskFileError(f"{where}: not valid JSON ({exc})") from None
+    entries = _parse(raw, where)
     if not isinstance(entries, list):
         raise TaskFileError(f"{where}: expected a JSON list of tasks, got {type(entries).__name__}")
     if not entries:
@@ -149,91 +151,86 @@ def parse_v1_tasks(raw: bytes | str, where: str, set_name: str | None = None) ->
     return tasks
 
 
+def _parse(raw: bytes | str, where: str) -> Any:
+    try:
+        return parse_json(raw)
+    except UnsafeJSON as exc:
+        problem = "JSON beyond taugepa's limits" if exc.beyond_limit else "not valid JSON"
+        raise TaskFileError(f"{where}: {problem} ({exc})") from None
+
+
 def _check_entry(entry: Any, where: str, index: int, known_tools: frozenset[str]) -> dict[str, Any]:
+    checked: V1Task = check_entry(V1Task, entry, where, index)
     at = f"{where}: entry {index}"
-    if not isinstance(entry, Mapping):
-        raise TaskFileError(f"{at}: expected an object, got {type(entry).__name__}")
-    for key in ("user_id", "instruction"):
-        if not isinstance(entry.get(key), str) or not entry[key].strip():
-            raise TaskFileError(f"{at}: '{key}' must be a non-empty string")
-    actions = entry.get("actions")
-    if not isinstance(actions, list):
-        raise TaskFileError(f"{at}: 'actions' must be a list of {{name, kwargs}} objects")
     parsed_actions = []
-    for number, action in enumerate(actions):
-        if not isinstance(action, Mapping) or not isinstance(action.get("name"), str):
-            raise TaskFileError(f"{at}: action {number} must be an object with a 'name'")
-        kwargs = action.get("kwargs", action.get("arguments", {}))
-        if not isinstance(kwargs, Mapping):
-            raise TaskFileError(f"{at}: action {number} ({action['name']}): 'kwargs' must be an object")
-        if action["name"] not in known_tools:
+    for number, action in enumerate(checked.actions):
+        kwargs = action.kwargs if action.kwargs is not None else (action.arguments or {})
+        if action.name not in known_tools:
             raise TaskFileError(
-                f"{at}: action {number} names unknown tool '{action['name']}' "
+                f"{at}: action {number} names unknown tool '{shown(action.name)[1:-1]}' "
                 f"(known: {', '.join(sorted(known_tools))})"
             )
-        parsed_actions.append(Action(name=action["name"], kwargs=dict(kwargs)))
-    outputs = entry.get("outputs") or []
-    if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
-        raise TaskFileError(f"{at}: 'outputs' must be a list of strings")
-    difficulty = entry.get("difficulty")
-    if difficulty is not None and (not isinstance(difficulty, str) or not _SET_NAME.match(difficulty)):
-        raise TaskFileError(f"{at}: 'difficulty' must be a short word such as 'easy'")
+        parsed_actions.append(Action(name=action.name, kwargs=dict(kwargs)))
     known_keys = {"user_id", "instruction", "actions", "outputs", "difficulty"}
     return {
-        "user_id": entry["user_id"],
-        "instruction": entry["instruction"],
+        "user_id": checked.user_id,
+        "instruction": checked.instruction,
         "actions": tuple(parsed_actions),
-        "outputs": tuple(outputs),
-        "difficulty": difficulty,
+        "outputs": tuple(checked.outputs or ()),
+        "difficulty": checked.difficulty,
         "metadata": {k: v for k, v in entry.items() if k not in known_keys},
     }
 
 
 def _parse_tau2(raw: bytes, set_name: str) -> list[Task]:
     """tau2's own airline tasks, as v1-style tasks (instruction = the user scenario text)."""
-    entries = json.loads(raw)
+    where = TAU2_AIRLINE
+    entries = _parse(raw, where)
+    if not isinstance(entries, list):
+        raise TaskFileError(f"{where}: expected a JSON list of tau2 tasks, got {type(entries).__name__}")
     tasks = []
-    for entry in entries:
-        instructions = entry["user_scenario"]["instructions"]
+    for number, entry in enumerate(entries):
+        checked: Tau2Task = check_entry(Tau2Task, entry, where, number)
+        instructions = checked.user_scenario.instructions
         instruction = _tau2_instruction(instructions)
-        user_ids = _USER_ID.findall(instructions.get("known_info") or instruction)
-        criteria = entry.get("evaluation_criteria") or {}
-        actions = tuple(
-            Action(name=a["name"], kwargs=dict(a.get("arguments") or {}))
-            for a in criteria.get("actions") or []
-        )
+        known_info = instructions.known_info if isinstance(instructions, Tau2Instructions) else None
+        user_ids = _USER_ID.findall(known_info or instruction)
+        criteria = checked.evaluation_criteria
+        gold = (criteria.actions if criteria else None) or []
+        actions = tuple(Action(name=a.name, kwargs=dict(a.arguments or {})) for a in gold)
         tasks.append(
             Task(
-                id=f"{set_name}-{entry['id']}",
+                id=f"{set_name}-{checked.id}",
                 set_name=set_name,
-                index=int(entry["id"]),
+                index=int(checked.id),
                 user_id=user_ids[0] if user_ids else "",
                 instruction=instruction,
                 actions=actions,
-                outputs=tuple(criteria.get("communicate_info") or ()),
+                outputs=tuple((criteria.communicate_info if criteria else None) or ()),
                 difficulty=None,
                 source=TAU2_AIRLINE,
                 metadata={
-                    "purpose": (entry.get("description") or {}).get("purpose"),
-                    "nl_assertions": criteria.get("nl_assertions") or [],
+                    "purpose": checked.description.purpose if checked.description else None,
+                    "nl_assertions": (criteria.nl_assertions if criteria else None) or [],
                 },
             )
         )
     return tasks
 
 
-def _tau2_instruction(instructions: Mapping[str, Any] | str) -> str:
+def _tau2_instruction(instructions: Tau2Instructions | str) -> str:
     """Render tau2's structured user instructions the way tau2 shows them to its user simulator."""
     if isinstance(instructions, str):
         return instructions
     tab = "\t"
-    lines = [f"Domain: {instructions.get('domain', 'airline')}"]
+    lines = [f"Domain: {instructions.domain or 'airline'}"]
     for key, title in (
         ("reason_for_call", "Reason for call"),
         ("known_info", "Known info"),
         ("unknown_info", "Unknown info"),
         ("task_instructions", "Task instructions"),
     ):
-        if instructions.get(key):
-            lines.append(f"{title}:\n{textwrap.indent(instructions[key], tab)}")
+        value = getattr(instructions, key)
+        if value:
+            lines.append(f"{title}:\n{textwrap.indent(value, tab)}")
     return "\n".join(lines)

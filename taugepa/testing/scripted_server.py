@@ -34,6 +34,13 @@ from typing import Any
 
 from taugepa.tasks.loading import load_tasks
 from taugepa.tasks.model import Action, Task
+from taugepa.testing.hostile import (
+    Hostile,
+    HostileState,
+    completion_body,
+    echoed_credentials,
+    send_wire_fault,
+)
 from taugepa.testing.scripted_models import Conduct, ExtraModel, Faults, ScriptedModels, request_unit
 from taugepa.testing.scripted_optimizer import EXTRA_MODELS
 
@@ -70,8 +77,10 @@ class ScriptedServer:
         conduct: Conduct = Conduct(),
         plays: Mapping[str, Sequence[Action]] | None = None,
         extra_models: dict[str, ExtraModel] | None = None,
+        hostile: Hostile | None = None,
     ):
         self.models = ScriptedModels(tasks, faults, conduct, plays, extra_models)
+        self.hostile = HostileState(hostile) if hostile is not None else None  # see taugepa.testing.hostile
         self.latency = latency
         self.faults = faults
         self.api_key = api_key
@@ -216,7 +225,10 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model"))
         scripted.begin(model)
         try:
-            if not scripted.authorized(self.headers.get("Authorization")):
+            if scripted.hostile and scripted.hostile.hostile.echo_credentials:
+                message = echoed_credentials(self.headers.get("Authorization") or "")
+                self._json(400, _error(message, "invalid_request"))
+            elif not scripted.authorized(self.headers.get("Authorization")):
                 self._json(401, _error("Incorrect API key provided.", "invalid_api_key"))
             elif not isinstance(body.get("messages"), list):
                 self._json(400, _error("'messages' is a required property", "invalid_request"))
@@ -247,10 +259,25 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "garbage":
             self._send(200, b"<html>502 Bad Gateway</html>")
             return
-        message = scripted.models.answer(body, digest)
-        misbehaviour = scripted.models.misbehaviour_of(message)
-        if misbehaviour:
-            scripted.count("misbehaviour", misbehaviour)
+        hostile = scripted.hostile
+        wire = hostile.wire_fault(digest) if hostile else None
+        message = hostile.answer(body) if hostile else None
+        if wire is not None:
+            scripted.count("faults", wire)
+            ordinary = message if isinstance(message, dict) else scripted.models.answer(body, digest)
+            send_wire_fault(self, wire, hostile.hostile.interval, completion_body(ordinary, model))
+            return
+        if isinstance(message, bytes):
+            scripted.count("misbehaviour", "hostile_body")
+            self._send(200, message)
+            return
+        if message is not None:
+            scripted.count("misbehaviour", "hostile_answer")
+        else:
+            message = scripted.models.answer(body, digest)
+            misbehaviour = scripted.models.misbehaviour_of(message)
+            if misbehaviour:
+                scripted.count("misbehaviour", misbehaviour)
         if scripted.latency > 0:
             time.sleep(scripted.latency)
         answer = json.dumps(message)

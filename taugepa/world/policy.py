@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taugepa.errors import ConfigError
+from taugepa.limits import MAX_WIKI_BYTES
+from taugepa.safe_json import read_text_file
 from taugepa.world.facts import CABINS, MEMBERSHIPS
 
 # tau2's table, the fallback when a policy text states no allowance.
@@ -167,25 +169,27 @@ def load_policy(path: str | Path | None = None) -> Policy:
     from taugepa.world.engine import DEFAULT_POLICY_PATH
 
     target = Path(path) if path is not None else Path(DEFAULT_POLICY_PATH)
-    try:
-        text = target.read_text()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"policy file not found: {target} (pass --wiki PATH to the airline policy)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read policy file {target}: {exc}") from None
+    text = read_text_file(
+        target,
+        what="policy file",
+        max_bytes=MAX_WIKI_BYTES,
+        hint=" (pass --wiki PATH to the airline policy)",
+    )
     return Policy.from_text(text, str(path) if path is not None else str(target))
 
 
 def read_wiki(path: Path) -> str:
-    """The wiki text; a missing, unreadable or empty file is a ConfigError."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"wiki file not found: {path} (pass --wiki PATH to a policy text file)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read wiki file {path}: {exc}") from None
+    """The wiki text; a missing, unreadable, empty or oversized file is a ConfigError.
+
+    Read through `taugepa.safe_json.read_text_file`: at most `MAX_WIKI_BYTES` (so `--wiki
+    /dev/zero` is refused, not read), UTF-8, and made safe to store.
+    """
+    text = read_text_file(
+        path,
+        what="wiki file",
+        max_bytes=MAX_WIKI_BYTES,
+        hint=" (pass --wiki PATH to a policy text file)",
+    )
     if not text.strip():
         raise ConfigError(f"wiki file {path} is empty: the agent needs the policy text")
     return text
