@@ -57,7 +57,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taugepa.errors import ConfigError
     from taugepa.limits import EXAMPLES, check_range
     from taugepa.output_paths import check_output_file
     from taugepa.rules.audit import audit_tasks
