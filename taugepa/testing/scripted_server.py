@@ -10,7 +10,8 @@ are reproducible: 429 with Retry-After, 500, 503 with Retry-After, a hang past t
 timeout, a dropped connection, a 200 whose body is not a completion; at most
 `max_in_a_row` times for one request so that retries succeed. A fixed latency per answer
 simulates a remote model. `stats()` (or `GET /_stats`) counts requests, faults and the most
-requests ever in flight at once.
+requests ever in flight at once, and records when the first request arrived and when the
+last answer left (for measuring a whole command's start-up and finish).
 
 Run it alone: `python -m taugepa.testing.scripted_server --tasks FILE --latency 0.3`
 (`--optimizer-models` also serves the models of `taugepa.testing.scripted_optimizer`).
@@ -48,6 +49,8 @@ class ServerStats:
     in_flight: int = 0
     max_in_flight: int = 0
     unauthorized: int = 0
+    first_request_at: float | None = None  # time.time() when the first request arrived
+    last_answer_at: float | None = None  # time.time() when the last answer had been sent
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,10 +136,13 @@ class ScriptedServer:
             stats.by_model[model] += 1
             stats.in_flight += 1
             stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+            if stats.first_request_at is None:
+                stats.first_request_at = time.time()
 
     def end(self) -> None:
         with self._lock:
             self._stats.in_flight -= 1
+            self._stats.last_answer_at = time.time()
 
     def count(self, counter: str, name: str) -> None:
         with self._lock:
