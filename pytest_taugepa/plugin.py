@@ -23,6 +23,7 @@ from pytest_taugepa.options import BenchmarkSettings, add_options, resolve_setti
 from pytest_taugepa.prefetch import Prefetcher
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
+from pytest_taugepa.transport import EntryTransport
 from taugepa.episode.run import EpisodeConfig, EpisodeResult
 from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.errors import TaugepaError
@@ -71,6 +72,7 @@ def start_benchmark(config: pytest.Config) -> None:
         else:
             benchmark.cost_ledger = tempfile.mkdtemp(prefix="taugepa-cost-")
     config.stash[BENCHMARK_KEY] = benchmark
+    config.pluginmanager.register(EntryTransport(), "taugepa-entry-transport")
     if not hasattr(config, "workerinput"):  # the controller (or a serial run) reports
         config.pluginmanager.register(BenchmarkReporter(config, benchmark), "taugepa-reporter")
     groups = sorted({task.group for task in collection.tasks})
@@ -239,12 +241,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         audit = benchmark.audits.for_task(task).brief() if benchmark.audits else None
         entry = episode_entry(task, result.to_dict(), audit=audit)
         report.taugepa_episode = entry
-        _attach_html(report, entry)
+        _attach_html(report, entry, item.config)
         item.stash[REPORTED_KEY] = True
     return report
 
 
-def _attach_html(report: pytest.TestReport, entry: dict[str, Any]) -> None:
+def _attach_html(report: pytest.TestReport, entry: dict[str, Any], config: pytest.Config) -> None:
+    if not getattr(config.option, "htmlpath", None):
+        return  # no --html page: rendering each transcript would be wasted
     try:
         from pytest_html import extras
     except ImportError:
