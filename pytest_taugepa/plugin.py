@@ -27,7 +27,7 @@ from pytest_taugepa.transport import EntryTransport
 from taugepa.episode.run import EpisodeConfig, EpisodeResult
 from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.errors import TaugepaError
-from taugepa.llm.client import prepare_clients
+from taugepa.llm.client import check_api_keys, prepare_clients
 from taugepa.protocol import ERROR, INVALID, PASSED
 from taugepa.results.scores import episode_entry
 from taugepa.results.transcript import render_episode
@@ -59,8 +59,11 @@ def start_benchmark(config: pytest.Config) -> None:
     try:
         settings = resolve_settings(config)
         audits, collection = prepare_audits(settings, load_tasks(settings.task_specs))
-        if settings.llm is not None:
-            prepare_clients(settings.llm)  # a missing API key stops the session here
+        if settings.llm is not None:  # a missing API key stops the session here
+            if _is_xdist_controller(config):
+                check_api_keys(settings.llm)  # the workers send the requests: no SDK needed here
+            else:
+                prepare_clients(settings.llm)
     except TaugepaError as exc:
         raise pytest.UsageError(str(exc)) from None
     benchmark = Benchmark(settings=settings, collection=collection, audits=audits)
@@ -81,6 +84,11 @@ def start_benchmark(config: pytest.Config) -> None:
     for name in sorted(tool_names()):
         config.addinivalue_line("markers", f"{name}: taugepa tasks whose gold actions call {name}")
     _add_html_metadata(config, settings)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process hands the cases to pytest-xdist workers instead of running them."""
+    return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -102,6 +102,8 @@ class Command:
             else None,
             "heavy": {name: record["heavy_imported"] for name, record in sorted(records.items())},
             "rewritten": max((r["taugepa_modules_rewritten"] for r in records.values()), default=0),
+            "cpu_before_first_test": {name: r.get("cpu_before_first_setup") for name, r in records.items()},
+            "cpu_total": {name: r.get("cpu_total") for name, r in sorted(records.items())},
             "load": before,
             "tail": run.stdout.strip().splitlines()[-1] if run.stdout.strip() else "",
         }
@@ -115,7 +117,13 @@ def heavy_line(result: dict) -> str:
     line = f"    imported: {', '.join(controller) or 'none of the heavy libraries'}"
     if workers:
         line += f"; in workers: {', '.join(workers)}"
-    return line + f"; taugepa modules rewritten by pytest: {result['rewritten']}"
+    line += f"; taugepa modules rewritten by pytest: {result['rewritten']}"
+    before = {name: cpu for name, cpu in result["cpu_before_first_test"].items() if cpu is not None}
+    if before:
+        shown = ", ".join(f"{name} {cpu:.2f}" for name, cpu in before.items())
+        line += f"\n    CPU seconds before the first test starts: {shown}"
+    total = sum(cpu for cpu in result["cpu_total"].values() if cpu is not None)
+    return line + f"; CPU seconds in all pytest processes: {total:.2f}"
 
 
 def comparable(scores_path: Path) -> dict:

@@ -3,8 +3,10 @@
 Loaded with `PYTEST_PLUGINS=bench_probe` and `scripts/` on `PYTHONPATH`, so that xdist
 workers load it too. At the end of each process's session it writes
 `$TAUGEPA_BENCH_PROBE/<controller|gwN>.json`: when the last test report arrived (on the
-controller: the last episode's verdict), when the process unconfigured, which heavy
-libraries it had imported, and how many taugepa modules pytest's assertion rewriter loaded.
+controller: the last episode's verdict), when the process unconfigured, when its first
+test started and how much CPU time the process had used by then (less sensitive to a
+loaded machine than wall time), which heavy libraries it had imported, and how many
+taugepa modules pytest's assertion rewriter loaded.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ HEAVY = (
     "pydantic",
 )
 _last_report_at: list[float] = []
+_first_setup: dict[str, float] = {}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if not _first_setup:  # CPU time is what a quiet machine's wall time would be, more or less
+        _first_setup.update(at=time.time(), cpu=time.process_time())
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -52,6 +60,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     record = {
         "last_report_at": _last_report_at[0] if _last_report_at else None,
         "unconfigure_at": time.time(),
+        "first_setup_at": _first_setup.get("at"),
+        "cpu_before_first_setup": _first_setup.get("cpu"),
+        "cpu_total": time.process_time(),
         "heavy_imported": [name for name in HEAVY if name in loaded],
         "taugepa_modules_rewritten": len(rewritten),
     }

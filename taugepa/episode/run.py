@@ -196,6 +196,7 @@ def _play(
     make_user: UserFactory,
     result: EpisodeResult,
 ) -> None:
+    world.preload()  # the database loads while the first requests are in flight (no-op once loaded)
     engine = world.new_engine(think_tool=config.think_tool)
     messages: list[Message] = [{"role": "system", "content": wiki}]
     records: list[ToolCallRecord] = []
