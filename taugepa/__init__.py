@@ -7,9 +7,11 @@ PYTHONDONTWRITEBYTECODE it also keeps taugepa's compiled modules in its cache fo
 """
 
 from taugepa._bytecode import install as _install_bytecode_cache
-from taugepa._quiet import silence_dependencies
+
+_install_bytecode_cache()  # first: the modules imported from here on come from the cache
+
+from taugepa._quiet import silence_dependencies  # noqa: E402
 
 silence_dependencies()
-_install_bytecode_cache()
 
 __version__ = "0.1.0"

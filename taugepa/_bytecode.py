@@ -13,7 +13,7 @@ them from source as usual, but keeps the compiled code in `<cache dir>/bytecode/
 the bytecode version, the optimization level, the module's path and a hash of its source,
 so an edited module is compiled afresh and the cache is never stale. The library holds no
 test assertions, so it loses nothing by not being rewritten. TAUGEPA_BYTECODE_CACHE=0 turns
-the cache off.
+the cache off. (This module and `taugepa.files`, which it uses, load before the finder.)
 """
 
 from __future__ import annotations
