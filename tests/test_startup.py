@@ -97,16 +97,19 @@ def test_the_tool_catalog_is_what_tau2_gives_and_damaged_entries_are_rebuilt(tmp
         tool_catalog.cache_clear()
 
 
-def test_an_engine_reads_the_database_only_when_a_tool_needs_it():
+def test_an_engine_reads_the_database_only_when_a_tool_needs_it_and_validates_only_the_rows_it_uses():
     world = AirlineWorld()
     untouched = world.new_engine()
     assert untouched.tool_schemas and untouched.is_available("think")
     assert untouched.call("think", {"thought": "no database needed"}).content == ""
     digest = untouched.db_digest()
-    assert world._db is None  # nothing so far needed the database
+    assert world._rows is None  # nothing so far needed the database
     reader = world.new_engine()
     assert reader.call("get_user_details", {"user_id": "mia_li_3668"}).is_error is False
-    assert world._db is not None and reader.db_digest() == digest  # reads change nothing
+    assert reader.db_digest() == digest  # reads change nothing
+    users = world.rows("users")
+    assert list(users._rows) == ["mia_li_3668"] and len(users) == 500  # one row validated of 500
+    assert world._db is None  # episodes never need the whole database validated
 
 
 def test_the_audit_cache_gives_what_auditing_gives_and_is_keyed_by_policy_and_task(tmp_path, monkeypatch):

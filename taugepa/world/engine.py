@@ -1,9 +1,11 @@
 """The airline world: tau2's airline tools over a per-episode, copy-on-write database.
 
-Parsing tau2's 7 MB database takes ~200 ms and hashing all of it ~60 ms, so an episode
-must neither re-read nor re-hash it. `AirlineWorld` loads the database once per process;
-each `Engine` (one per episode) sees it through copy-on-write tables that copy a row only
-when a tool looks it up by key (the only way tau2's tools reach rows they change), and
+Parsing tau2's 7 MB database into its models takes ~200 ms and hashing all of it ~60 ms,
+so an episode must neither re-read nor re-hash it. `AirlineWorld` reads the database once
+per process and validates a row into tau2's model when it is first needed
+(`taugepa.world.tables`); each `Engine` (one per episode) sees it through copy-on-write
+tables that copy a row only when a tool looks it up by key (the only way tau2's tools reach
+rows they change), and
 `Engine.db_digest` hashes only the rows that differ from the base. Two engines have equal
 digests exactly when their databases are equal, which is all a verdict needs.
 
@@ -22,9 +24,10 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from taugepa.world.calculator import CalculationError, calculate
+from taugepa.world.tables import BaseRows, CopyOnWriteTable
 from taugepa.world.tau2_airline import (
     AIRLINE_DB_PATH,
     AIRLINE_POLICY_PATH,
@@ -120,45 +123,6 @@ def validation_message(exc: ValidationError) -> str:
     return f"{exc.title}: " + "; ".join(parts)
 
 
-class CopyOnWriteTable(dict):
-    """One table of an episode's database.
-
-    Starts as a shallow copy of the base table; a row is deep-copied the first time it is
-    looked up by key, so the tools mutate only the copy. Iteration (used by flight search)
-    returns shared base rows, which tau2's tools only read.
-    """
-
-    __slots__ = ("touched",)
-
-    def __init__(self, base: dict[str, BaseModel]):
-        super().__init__(base)
-        self.touched: set[str] = set()
-
-    def __getitem__(self, key: str) -> BaseModel:
-        row = super().__getitem__(key)
-        if key not in self.touched:
-            row = row.model_copy(deep=True)
-            super().__setitem__(key, row)
-            self.touched.add(key)
-        return row
-
-    def __setitem__(self, key: str, row: BaseModel) -> None:
-        super().__setitem__(key, row)
-        self.touched.add(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key in self else default
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("rows cannot be removed or bulk-updated in a copy-on-write table")
-
-    __delitem__ = pop = popitem = clear = update = setdefault = _refuse
-
-    def own_row(self, key: str) -> BaseModel:
-        """The row as it stands now, without copying it."""
-        return dict.__getitem__(self, key)
-
-
 def engine_info(db_bytes: bytes | None = None) -> dict[str, str]:
     """What decides tool behaviour and data: recorded in scores files, keys the gold cache."""
     if db_bytes is None:
@@ -176,8 +140,9 @@ class AirlineWorld:
     """Everything read-only about the airline, built once per process and shared by all episodes.
 
     The identity (`info`, `fingerprint`), the policy text and the tool schemas are ready at
-    once; the parsed database (`base_db`) and the argument validators (`tools`) are built on
-    first use, by whichever thread needs them first (or by `preload`'s thread).
+    once; the database (`rows`, and the fully validated `base_db` for those who want all of
+    it) and the argument validators (`tools`) are built on first use, by whichever thread
+    needs them first (or by `preload`'s thread).
     """
 
     def __init__(self) -> None:
@@ -192,24 +157,37 @@ class AirlineWorld:
             for think in (True, False)
         }
         self._base_row_json: dict[tuple[str, str], str] = {}
+        self._rows: dict[str, BaseRows] | None = None
         self._db: Any = None
         self._tools: dict[str, ToolSpec] | None = None
         self._load_lock = threading.Lock()
         self._preload_lock = threading.Lock()
         self._preloading = False
 
+    def rows(self, table: str) -> BaseRows:
+        """One table's base rows (the database is read on first use; rows validated on demand)."""
+        return self._load_rows()[table]
+
+    def _load_rows(self) -> dict[str, BaseRows]:
+        if self._rows is None:
+            with self._load_lock:
+                if self._rows is None:
+                    t = tau2()
+                    raw = json.loads(AIRLINE_DB_PATH.read_bytes())
+                    gc.freeze()  # the parsed database never dies: keep the collector from rescanning it
+                    models = {name: get_args(t.FlightDB.model_fields[name].annotation)[1] for name in TABLES}
+                    self._rows = {name: BaseRows(raw[name], models[name]) for name in TABLES}
+        return self._rows
+
     @property
     def base_db(self) -> Any:
-        """tau2's `FlightDB`, parsed on first use."""
-        return self._load_db()
-
-    def _load_db(self) -> Any:
+        """tau2's `FlightDB` with every row validated (built on first use; episodes do not need it)."""
         if self._db is None:
+            rows = self._load_rows()
             with self._load_lock:
                 if self._db is None:
-                    db = tau2().FlightDB.model_validate(json.loads(AIRLINE_DB_PATH.read_bytes()))
-                    gc.freeze()  # the base database never dies: keep the collector from rescanning it
-                    self._db = db
+                    tables = {name: rows[name].all() for name in TABLES}
+                    self._db = tau2().FlightDB.model_construct(**tables)
         return self._db
 
     @property
@@ -230,14 +208,14 @@ class AirlineWorld:
         An LLM episode's first requests need neither, so they leave while this runs.
         """
         with self._preload_lock:
-            if self._preloading or (self._db is not None and self._tools is not None):
+            if self._preloading or (self._rows is not None and self._tools is not None):
                 return
             self._preloading = True
         threading.Thread(target=self._preload, name="taugepa-world", daemon=True).start()
 
     def _preload(self) -> None:
         try:
-            self._load_db()
+            self._load_rows()
             self._load_tools()
         except Exception:  # noqa: BLE001 - whoever needs them next gets the error in their thread
             pass
@@ -269,7 +247,7 @@ class AirlineWorld:
         cache_key = (table, key)
         cached = self._base_row_json.get(cache_key)
         if cached is None:
-            row = getattr(self.base_db, table).get(key)
+            row = self.rows(table).get(key)
             if row is None:
                 return None
             cached = self._base_row_json[cache_key] = row_json(row)
@@ -312,8 +290,7 @@ class Engine:
 
     def _open(self) -> dict[str, CopyOnWriteTable]:
         if self._opened is None:
-            base = self.world.base_db
-            tables = {name: CopyOnWriteTable(getattr(base, name)) for name in TABLES}
+            tables = {name: CopyOnWriteTable(self.world.rows(name)) for name in TABLES}
             t = tau2()
             self._toolkit = t.AirlineTools(t.FlightDB.model_construct(**tables))
             self._opened = tables
@@ -392,9 +369,9 @@ class Engine:
         For read-only inspection (policy checks, task generation): callers must not
         change the row, or they would change the shared base database.
         """
-        if table not in self._tables:
+        if table not in TABLES:
             raise KeyError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
-        return dict.get(self._tables[table], key)
+        return self._tables[table].peek(key)
 
     def changed_rows(self) -> list[tuple[str, str, str]]:
         """(table, key, row JSON) for every row that now differs from the base, sorted."""
