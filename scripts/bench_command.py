@@ -19,8 +19,11 @@ world caches, and the bytecode cache when PYTHONDONTWRITEBYTECODE is set) and th
 - scaling: `pytest benchmarks --agent oracle` on the 300 built-in tasks, serially, with
   `-n 2` and with `-n 10`: wall, time from the last test report to exit, the `-n 10` / `-n 2`
   ratio, and whether the scores files are identical apart from timing.
-- which heavy libraries each run imported and how many taugepa modules pytest's assertion
-  rewriter loaded (through `scripts/bench_probe.py`, a tiny plugin loaded with PYTEST_PLUGINS).
+- which heavy libraries each run imported, how many taugepa modules pytest's assertion
+  rewriter loaded, and the CPU seconds each pytest process spent, before its first test and in
+  all (through `scripts/bench_probe.py`, a tiny plugin loaded with PYTEST_PLUGINS): CPU time
+  says more than wall time on a loaded machine.
+- floor: 300 empty tests with `-n 2` and `-n 10`, what pytest-xdist costs by itself here.
 
 `--python` measures another checkout's environment (e.g. the main branch before a change:
 `git worktree add /tmp/before main && python3 -m venv /tmp/before/.venv &&
@@ -99,6 +102,9 @@ class Command:
             "wall": exited - started,
             "last_report_to_exit": exited - controller["last_report_at"]
             if controller.get("last_report_at")
+            else None,
+            "first_test": (controller["first_setup_at"] - started)
+            if controller.get("first_setup_at")
             else None,
             "heavy": {name: record["heavy_imported"] for name, record in sorted(records.items())},
             "rewritten": max((r["taugepa_modules_rewritten"] for r in records.values()), default=0),
@@ -211,7 +217,8 @@ def measure_llm(
                 print(
                     f"  {name} {temperature}: wall {result['wall']:.2f} s, {requests} requests, "
                     f"ideal {ideal:.2f} s, efficiency {result['efficiency']:.3f} (best possible in order "
-                    f"{result['bound']:.3f}); first request {result['first_request']:.2f} s after start; "
+                    f"{result['bound']:.3f}); first request {result['first_request']:.2f} s after start "
+                    f"(first test {result['first_test']:.2f} s); "
                     f"exit {result['after_last_answer']:.2f} s after the last answer; "
                     f"verdicts {result['verdicts']} [{result['load']} before]",
                     flush=True,
@@ -261,13 +268,38 @@ def measure_scaling(command: Command, args: argparse.Namespace, work: Path) -> d
     return figures
 
 
+def measure_floor(command: Command, args: argparse.Namespace, work: Path) -> None:
+    """What pytest-xdist costs by itself here: 300 empty tests, `-n 2` against `-n 10`."""
+    suite = work / "floor"
+    suite.mkdir(exist_ok=True)
+    (suite / "test_empty.py").write_text(
+        "import pytest\n\n\n@pytest.mark.parametrize('i', range(300))\ndef test_nothing(i):\n    pass\n"
+    )
+    walls: dict[int, list[float]] = {}
+    for workers in (2, 10):
+        for _ in range(max(1, args.repeat)):
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(SCRIPTS), os.environ.get("PYTHONPATH")])),
+            }
+            started = time.time()
+            options = ["-q", "-p", "no:cacheprovider", "-p", "no:anyio", "-n", str(workers)]
+            subprocess.run(
+                [str(command.pytest), str(suite), *options], capture_output=True, cwd=suite, env=env
+            )
+            walls.setdefault(workers, []).append(time.time() - started)
+            print(f"  300 empty tests -n {workers}: wall {walls[workers][-1]:.2f} s [{load()}]", flush=True)
+    ratio = statistics.median(walls[10]) / statistics.median(walls[2])
+    print(f"  pytest-xdist alone: -n 10 / -n 2 wall = {ratio:.2f} (the floor for the oracle's ratio)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--python", type=Path, default=Path(sys.executable), help="the environment to measure"
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--only", default="llm,scaling", help="comma-separated: llm, scaling")
+    parser.add_argument("--only", default="llm,scaling,floor", help="comma-separated: llm, scaling, floor")
     parser.add_argument("--repeat", type=int, default=1, help="warm runs per measurement")
     parser.add_argument("--latency", type=float, default=0.3, help="seconds per model answer")
     parser.add_argument("--concurrency", type=int, default=16)
@@ -296,6 +328,9 @@ def main() -> int:
         if "scaling" in only:
             print("scaling: pytest benchmarks --agent oracle (300 built-in tasks)")
             measure_scaling(command, args, work)
+        if "floor" in only:
+            print("reference: pytest and pytest-xdist with nothing to run")
+            measure_floor(command, args, work)
     print(f"done; {load()}")
     return 0
 

@@ -16,7 +16,7 @@ PACKAGES = ("taugepa", "pytest_taugepa")
 MAX_LINES = 500
 
 # What each part of taugepa may import, besides itself and the base modules
-# (taugepa.errors, .files, .protocol, ._lazy, ._quiet, ._bytecode). Read top to bottom: the one path.
+# (taugepa.errors, .files, .protocol, ._lazy, ._quiet, ._imports). Read top to bottom: the one path.
 LAYERS: dict[str, set[str]] = {
     "world": set(),
     "tasks": {"world"},
@@ -36,7 +36,7 @@ BASE = {
     "taugepa.protocol",
     "taugepa._lazy",
     "taugepa._quiet",
-    "taugepa._bytecode",
+    "taugepa._imports",
 }
 # Old module paths kept working for users: they forward by name (importlib), never by import.
 COMPAT_SHIMS = {"taugepa.gepa_adapter", "taugepa.audit", "taugepa.policy_rules", "taugepa.compliance"}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from taugepa._bytecode import CachedSourceLoader
+from taugepa._imports import CachedSourceLoader
 from taugepa.results.passk import CONFIDENCE_LEVEL, Z_975, wilson_interval
 from taugepa.results.scores import encode_episode, scores_text
 from taugepa.rules.audit import audit_task
@@ -130,7 +130,7 @@ def test_the_audit_cache_gives_what_auditing_gives_and_is_keyed_by_policy_and_ta
 
 def test_the_spliced_scores_file_is_the_plain_json_dump():
     entries = [
-        {"task_id": "a-1", "trial": 0, "outcome": "passed", "messages": [{"content": "é\n\"x\""}]},
+        {"task_id": "a-1", "trial": 0, "outcome": "passed", "messages": [{"content": 'é\n"x"'}]},
         {"task_id": "a-2", "trial": 0, "outcome": "failed", "usage": {}, "tool_calls": [], "score": 0.0},
     ]
     scores = {"format": "taugepa-scores", "run": {"episodes": None}, "summary": {"episodes": 2}}
@@ -176,7 +176,7 @@ def test_pytest_neither_rewrites_nor_recompiles_taugepa_under_dont_write_bytecod
         "import json, sys\n"
         "def test_loaders():\n"
         "    import taugepa.episode.run\n"
-        "    bootstrap = {'taugepa._bytecode', 'taugepa.files'}  # load before the cache exists\n"
+        "    bootstrap = {'taugepa._imports', 'taugepa.files'}  # load before the cache exists\n"
         "    names = {type(m.__loader__).__name__ for n, m in list(sys.modules.items())\n"
         "             if n.startswith(('taugepa.', 'pytest_taugepa.')) and n not in bootstrap}\n"
         "    print('LOADERS', json.dumps(sorted(names)))\n"
