@@ -141,7 +141,7 @@ def test_the_spliced_scores_file_is_the_plain_json_dump():
     assert scores_text(empty, []) == json.dumps(empty, ensure_ascii=False, indent=1) + "\n"
 
 
-def test_the_wilson_interval_uses_scipys_quantile_without_importing_scipy():
+def test_the_wilson_interval_uses_scipys_quantile_and_normal_quantiles_for_other_levels():
     from scipy.stats import norm
 
     assert Z_975 == float(norm.ppf(0.5 + CONFIDENCE_LEVEL / 2))

@@ -211,7 +211,8 @@ class AirlineWorld:
             if self._preloading or (self._rows is not None and self._tools is not None):
                 return
             self._preloading = True
-        threading.Thread(target=self._preload, name="taugepa-world", daemon=True).start()
+        # Not a daemon: an exit waits for it rather than stopping it in the middle of an import.
+        threading.Thread(target=self._preload, name="taugepa-world").start()
 
     def _preload(self) -> None:
         try:
