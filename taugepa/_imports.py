@@ -54,11 +54,11 @@ class CachedSourceLoader(SourceFileLoader):
         key = hashlib.sha256(
             b"%b\0%d\0%b\0%b" % (importlib.util.MAGIC_NUMBER, sys.flags.optimize, os.fsencode(path), source)
         ).hexdigest()
-        cached = default_cache_dir() / "bytecode" / key[:2] / f"{key[2:40]}.bin"
         try:
+            cached = default_cache_dir() / "bytecode" / key[:2] / f"{key[2:40]}.bin"
             return marshal.loads(cached.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            pass  # not cached yet, or damaged: compile below
+        except (OSError, RuntimeError, ValueError, EOFError, TypeError):
+            pass  # not cached yet, damaged, or no cache folder (no home): compile below
         code = self.source_to_code(source, path)
         try:
             write_bytes_atomically(cached, marshal.dumps(code))
