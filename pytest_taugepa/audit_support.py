@@ -2,7 +2,10 @@
 
 Each task's audit comes from an audit file (`--audit`, written by `taugepa audit`) or is
 computed against the run's wiki: for all tasks at start-up when `--task-filter` needs them
-(about 2 ms per task), otherwise lazily for the tasks each worker runs.
+(about 2 ms per task), otherwise lazily for the tasks each worker runs. Computed audits go
+through the on-disk audit cache (`taugepa.rules.audit_cache`), so each task is audited once
+per run, not once per process: under pytest-xdist the controller audits for the filter and
+its workers read the result, and a rerun audits nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any
 
 from pytest_taugepa.options import BenchmarkSettings
 from taugepa.errors import ConfigError
-from taugepa.rules.audit import STATUSES, TaskAudit, audit_task, audits_for, load_audit, select_tasks
+from taugepa.rules.audit import STATUSES, TaskAudit, audits_for, load_audit, select_tasks
+from taugepa.rules.audit_cache import default_audit_cache
 from taugepa.tasks.model import Task, TaskCollection
 from taugepa.world.policy import Policy
 
@@ -33,7 +37,7 @@ class TaskAudits:
     def for_task(self, task: Task) -> TaskAudit:
         audit = self.audits.get(task.id)
         if audit is None:
-            audit = self.audits[task.id] = audit_task(task, self.policy)
+            audit = self.audits[task.id] = default_audit_cache().get(task, self.policy)
         return audit
 
     def run_info(self, kept: int) -> dict[str, Any]:
@@ -59,7 +63,8 @@ def prepare(settings: BenchmarkSettings, collection: TaskCollection) -> tuple[Ta
         source = str(settings.audit_path)
         file_policy_sha = report.policy.get("sha256")
     elif settings.task_filter != "all":
-        audits = {task.id: audit_task(task, policy) for task in tasks}
+        cache = default_audit_cache()
+        audits = {task.id: cache.get(task, policy) for task in tasks}
         source = "computed"
     else:
         audits, source = {}, "computed"

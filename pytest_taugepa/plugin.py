@@ -33,12 +33,13 @@ from pytest_taugepa.options import (
 from pytest_taugepa.prefetch import Prefetcher
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
+from pytest_taugepa.transport import EntryTransport
 from pytest_taugepa.verdict import compact_failures, one_line_failure
 from taugepa.episode.run import EpisodeConfig, EpisodeResult
 from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.errors import TaugepaError
 from taugepa.llm.cache import default_llm_cache_dir
-from taugepa.llm.client import prepare_clients
+from taugepa.llm.client import check_api_keys, prepare_clients
 from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
 from taugepa.results.scores import episode_entry
 from taugepa.results.transcript import render_episode
@@ -75,8 +76,11 @@ def start_benchmark(config: pytest.Config) -> None:
         check_html_output(config)
         audits, collection = prepare_audits(settings, load_tasks(settings.task_specs))
         check_case_count(len(collection.tasks), settings.trials)
-        if settings.llm is not None:
-            prepare_clients(settings.llm)  # a missing API key stops the session here
+        if settings.llm is not None:  # a missing API key stops the session here
+            if _is_xdist_controller(config):
+                check_api_keys(settings.llm)  # the workers send the requests: no SDK needed here
+            else:
+                prepare_clients(settings.llm)
     except TaugepaError as exc:
         raise pytest.UsageError(str(exc)) from None
     benchmark = Benchmark(settings=settings, collection=collection, audits=audits)
@@ -93,6 +97,7 @@ def start_benchmark(config: pytest.Config) -> None:
     config.stash[BENCHMARK_KEY] = benchmark
     interrupts = InterruptHandling(benchmark, worker=hasattr(config, "workerinput"))
     config.pluginmanager.register(interrupts, "taugepa-interrupt")
+    config.pluginmanager.register(EntryTransport(), "taugepa-entry-transport")
     if not hasattr(config, "workerinput"):  # the controller (or a serial run) reports
         reporter = BenchmarkReporter(config, benchmark)
         config.pluginmanager.register(reporter, "taugepa-reporter")
@@ -103,6 +108,11 @@ def start_benchmark(config: pytest.Config) -> None:
     for name in sorted(tool_names()):
         config.addinivalue_line("markers", f"{name}: taugepa tasks whose gold actions call {name}")
     _add_html_metadata(config, settings)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process hands the cases to pytest-xdist workers instead of running them."""
+    return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -281,12 +291,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if report.failed and entry["outcome"] == FAILED and compact_failures(item.config):
             # -v or --tb=long: the whole feedback
             report.longrepr = one_line_failure(result.feedback, result.compliance)
-        _attach_html(report, entry)
+        _attach_html(report, entry, item.config)
         item.stash[REPORTED_KEY] = True
     return report
 
 
-def _attach_html(report: pytest.TestReport, entry: dict[str, Any]) -> None:
+def _attach_html(report: pytest.TestReport, entry: dict[str, Any], config: pytest.Config) -> None:
+    if not getattr(config.option, "htmlpath", None):
+        return  # no --html page: rendering each transcript would be wasted
     try:
         from pytest_html import extras
     except ImportError:

@@ -16,14 +16,15 @@ import pytest
 
 from pytest_taugepa.audit_support import summary_lines as audit_summary_lines
 from pytest_taugepa.session import Benchmark
+from pytest_taugepa.transport import entry_text
 from pytest_taugepa.verdict import GateResult, RunState, compact_failures, counts_text, verdict_lines
 from taugepa.episode.efficiency import efficiency_lines, run_wall_time
-from taugepa.files import write_json_atomically
+from taugepa.files import write_text_atomically
 from taugepa.llm.usage import usage_lines
 from taugepa.protocol import ERROR, FAILED
 from taugepa.results.gates import min_pass_rate_breach, regression_breach
 from taugepa.results.passk import describe_pass_k
-from taugepa.results.scores import build_scores, run_info, summarize
+from taugepa.results.scores import build_scores, run_info, scores_text, summarize
 from taugepa.rules.compliance import compliance_lines
 
 GATE_EXIT_STATUS = pytest.ExitCode.TESTS_FAILED
@@ -38,11 +39,13 @@ class BenchmarkReporter:
         self.other_failures = 0  # failed reports that are not an agent's failed episode
         self.foreign_failures = 0  # of those, the ones that are no episode at all (not errors)
         self.planned: int | None = None  # cases selected to run (episodes planned)
+        self.encoded: dict[tuple[str, int], str] = {}  # each entry's scores-file text
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         entry = getattr(report, "taugepa_episode", None)
         if entry is not None:
             self.benchmark.collected[(entry["task_id"], entry["trial"])] = entry
+            self.encoded[(entry["task_id"], entry["trial"])] = entry_text(report, entry)
         if report.failed and (entry is None or entry["outcome"] != FAILED):
             self.other_failures += 1
             if entry is None or entry["outcome"] != ERROR:
@@ -116,7 +119,8 @@ class BenchmarkReporter:
                 "episodes_done": len(entries),
                 "episodes_planned": self.planned,
             }
-        write_json_atomically(settings.scores_out, scores)
+        encoded = [self.encoded[(entry["task_id"], entry["trial"])] for entry in entries]
+        write_text_atomically(settings.scores_out, scores_text(scores, encoded))
         benchmark.scores_written = str(settings.scores_out)
         if benchmark.interrupted:
             return  # no gate judges a partial run

@@ -16,8 +16,8 @@ PACKAGES = ("taugepa", "pytest_taugepa")
 MAX_LINES = 500
 
 # What each part of taugepa may import, besides itself and the base modules
-# (taugepa.errors, .files, .protocol, ._lazy, ._quiet, and the input guards .limits, .safe_text,
-# .safe_json, .validation, .output_paths, .notices). Read top to bottom: the one path.
+# (taugepa.errors, .files, .protocol, ._lazy, ._quiet, ._imports, and the input guards .limits,
+# .safe_text, .safe_json, .validation, .output_paths, .notices). Read top to bottom: the one path.
 LAYERS: dict[str, set[str]] = {
     "world": set(),
     "tasks": {"world"},
@@ -38,6 +38,7 @@ BASE = {
     "taugepa.protocol",
     "taugepa._lazy",
     "taugepa._quiet",
+    "taugepa._imports",
     "taugepa.limits",
     "taugepa.safe_text",
     "taugepa.safe_json",

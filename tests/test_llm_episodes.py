@@ -88,11 +88,10 @@ def test_every_valid_synthetic_task_passes_through_the_llm_path(tasks, wiki, gol
 
 
 def test_the_same_verdicts_with_twenty_percent_transient_faults(tasks, wiki, gold_cache, expected):
-    # The timeout bounds each whole request (connect, headers and body): on a loaded machine an
-    # ordinary answer can take a few tenths of a second, so it is 2 s, and a hang 3 s.
-    faults = Faults(rate=0.2, retry_after=0.01, hang=3.0, seed=7)
+    faults = Faults(rate=0.2, retry_after=0.01, seed=7)  # a "timeout" holds until the client gives up
     with ScriptedServer(tasks, faults=faults, api_key=KEY) as server:
-        llm = scripted_llm_config(server.base_url, KEY_ENV, cache=False, timeout=2.0, retry_delay=0.01)
+        # A timeout far above any real answer's time on a loaded machine: only faults time out.
+        llm = scripted_llm_config(server.base_url, KEY_ENV, cache=False, timeout=4.0, retry_delay=0.01)
         results = run(tasks, wiki, llm, gold_cache, concurrency=32)
         stats = server.stats()
     assert verdicts(results) == expected  # as without faults (the test above)

@@ -56,7 +56,8 @@ def scores_without_timing(path):
 
 
 def test_concurrency_without_xdist_and_a_cached_rerun(tmp_path, medium_file, medium_tasks):
-    with ScriptedServer(medium_tasks, latency=0.1, api_key=KEY) as server:
+    # The server holds its first answers until 16 requests are in flight: no race with the clock.
+    with ScriptedServer(medium_tasks, latency=0.02, api_key=KEY, gather=16) as server:
         args = llm_args(
             server, medium_file, "--concurrency", "16", "--llm-cache", str(tmp_path / "c"), count=38
         )
@@ -91,6 +92,9 @@ def test_xdist_workers_each_run_episodes_concurrently_with_the_serial_verdicts(
         args = llm_args(server, medium_file, "--concurrency", "4", "--no-llm-cache", count=24)
         serial = benchmark(tmp_path, *args, scores="serial.json")
         server.reset_stats()
+        # The server holds its first answers until more than one worker's 4 requests are in
+        # flight: a worker that starts late on a loaded machine cannot make this a race.
+        server.gather(5)
         parallel = benchmark(tmp_path, *args, "-n", "2", scores="parallel.json")
         stats = server.stats()
     for run in (serial, parallel):

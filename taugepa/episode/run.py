@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from taugepa.episode.builtin_agents import NullAgent, OracleAgent, ScriptedUser
@@ -102,12 +102,24 @@ class EpisodeResult:
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A deep copy as plain data (what `dataclasses.asdict` gives, several times faster)."""
+        return {name: _plain_copy(getattr(self, name)) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EpisodeResult:
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _plain_copy(value: Any) -> Any:
+    """A deep copy of JSON-like data (dicts, lists, tuples; other values are immutable here)."""
+    if isinstance(value, dict):
+        return {key: _plain_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_plain_copy(item) for item in value)
+    return value
 
 
 AgentFactory = Callable[[Task, str, EpisodeConfig, list[dict[str, Any]]], Agent]
@@ -188,6 +200,7 @@ def _play(
     make_user: UserFactory,
     result: EpisodeResult,
 ) -> None:
+    world.preload()  # the database loads while the first requests are in flight (no-op once loaded)
     engine = world.new_engine(
         think_tool=config.think_tool,
         tool_descriptions=dict(config.tool_descriptions) if config.tool_descriptions else None,

@@ -329,6 +329,13 @@ def client_for(endpoint: Endpoint) -> ChatClient:
     return client
 
 
+def check_api_keys(config: LLMConfig) -> None:
+    """A ConfigError now if a side's model or key is missing (without loading the SDK)."""
+    for side in ("agent", "user"):
+        config.model(side)
+        read_api_key(config.endpoint(side).api_key_env)
+
+
 def prepare_clients(config: LLMConfig) -> None:
     """Check the keys and build both sides' clients now, before any episode needs them.
 

@@ -14,6 +14,7 @@ wall time (`timing.episode_wall_s`) therefore live in `timing` too.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -132,6 +133,34 @@ def build_scores(
         "episodes": list(episodes),
         "timing": timing,
     }
+
+
+def encode_episode(entry: dict[str, Any]) -> str:
+    """An episode entry's text as the scores file holds it (indented at its depth).
+
+    Encoding an indented 4 MB scores file at the end of a run takes a few hundred
+    milliseconds (indented JSON is encoded in Python, not C), so the pytest plugin encodes
+    each entry as it arrives (on the xdist worker that ran it) and `scores_text` splices them.
+    """
+    return json.dumps(entry, ensure_ascii=False, indent=1).replace("\n", "\n  ")
+
+
+def scores_text(scores: dict[str, Any], encoded_episodes: Sequence[str] | None = None) -> str:
+    """The scores file's text, byte for byte what `write_json_atomically(path, scores)` writes.
+
+    `encoded_episodes` are `encode_episode(entry)` of `scores["episodes"]`, in order.
+    """
+    episodes = scores["episodes"]
+    if encoded_episodes is None or not episodes:
+        return json.dumps(scores, ensure_ascii=False, indent=1) + "\n"
+    if len(encoded_episodes) != len(episodes):
+        raise ValueError(f"{len(encoded_episodes)} encoded episodes for {len(episodes)} entries")
+    head = json.dumps({**scores, "episodes": None}, ensure_ascii=False, indent=1)
+    slot = '\n "episodes": null'  # a raw newline: only the top level's own key can match
+    if head.count(slot) != 1:
+        raise ValueError("the scores document has no top-level episodes list")
+    listing = "[\n  " + ",\n  ".join(encoded_episodes) + "\n ]"
+    return head.replace(slot, '\n "episodes": ' + listing) + "\n"
 
 
 @dataclass

@@ -30,7 +30,7 @@ TAU2_AIRLINE = "tau2-airline"
 TAUGEPA_AIRLINE = "taugepa-airline"
 _TAUGEPA_AIRLINE_FILE = Path(__file__).parent.parent / "data" / "taugepa_airline.json"
 DEFAULT_TASK_SET = TAUGEPA_AIRLINE  # what the benchmark runs without --tasks: sound, audited tasks
-_TAU2_TASKS_PATH = ("tau2", "data/tau2/domains/airline/tasks.json")
+_TAU2_TASKS_PATH = ("tau2", "data/tau2/domains/airline/tasks.json")  # (package, path inside it)
 _SET_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
 _USER_ID = re.compile(r"\b[a-z]+_[a-z]+_\d+\b")
 _FILE_NAME_NOISE = {"airline", "tasks", "task", "validated", "with", "instructions", "json"}
@@ -111,11 +111,9 @@ def _sha256(raw: bytes) -> str:
 
 
 def _tau2_tasks_path() -> Path:
-    import importlib.util
+    from taugepa.world.tau2_airline import TAU2_DIR  # found without importing tau2
 
-    spec = importlib.util.find_spec(_TAU2_TASKS_PATH[0])
-    assert spec is not None and spec.submodule_search_locations
-    return Path(spec.submodule_search_locations[0]) / _TAU2_TASKS_PATH[1]
+    return TAU2_DIR / _TAU2_TASKS_PATH[1]
 
 
 def set_name_from_file(path: str) -> str:

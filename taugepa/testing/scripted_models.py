@@ -60,7 +60,10 @@ class Faults:
     kinds: tuple[str, ...] = TRANSIENT_KINDS
     max_in_a_row: int = 2  # one request fails at most this often in a row
     retry_after: float = 0.05  # seconds, sent with 429 and 503
-    hang: float = 2.0  # a "timeout" answers after this long (set it above the client's timeout)
+    # A "timeout" holds the request, answering nothing, until the client gives up and closes
+    # the connection, so that any client timeout works and no real answer, however slow on
+    # a loaded machine, is ever mistaken for one; `hang` only bounds how long it waits.
+    hang: float = 60.0
     malformed_arguments: float = 0.0  # agent answers whose tool-call arguments are not JSON
     unknown_tool: float = 0.0  # agent answers that call a tool that does not exist
     parallel_calls: float = 0.0  # agent answers with the right call plus a second one

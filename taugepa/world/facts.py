@@ -3,7 +3,8 @@
 Pure functions over a read-only view of an episode's database (`AirlineState`), so that the
 same facts decide what the audit flags and what the generator's gold actions do: whether a
 trip has been flown, whether a booking is less than 24 hours old, which checked bags are
-free, whether an itinerary connects. The clock is tau2's own (`AirlineTools._get_datetime`).
+free, whether an itinerary connects. The clock is tau2's own (`AirlineTools._get_datetime`,
+read through the tool catalog).
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
-
-from tau2.domains.airline.data_model import Flight, Reservation, User
-from tau2.domains.airline.tools import AirlineTools
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taugepa.world.engine import Engine
+from taugepa.world.tau2_airline import tool_catalog
+
+if TYPE_CHECKING:
+    from tau2.domains.airline.data_model import Flight, Reservation, User
 
 # The airline world's "now": 2024-05-15 15:00 EST (the time tau2's tools stamp bookings with).
-NOW = datetime.fromisoformat(AirlineTools._get_datetime(None))  # type: ignore[arg-type]
+NOW = datetime.fromisoformat(tool_catalog().now)
 TODAY = NOW.date().isoformat()
 
 FLOWN_STATUSES = frozenset({"landed", "flying"})  # taken off: that segment is used
