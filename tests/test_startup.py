@@ -29,7 +29,9 @@ from taugepa.world.policy import Policy, load_policy
 from taugepa.world.tau2_airline import build_tool_catalog, inline_refs, tau2, tool_catalog
 
 REPO = Path(__file__).resolve().parent.parent
-HEAVY = ("tau2", "deepdiff", "pandas", "numpy", "scipy", "matplotlib", "openai", "jsonschema", "pydantic")
+# pydantic is not among them: the typed loaders (task, scores, audit files) validate with it, and
+# every process that runs an episode needs it anyway (tau2's models, the openai SDK's types).
+HEAVY = ("tau2", "deepdiff", "pandas", "numpy", "scipy", "matplotlib", "openai", "jsonschema")
 
 
 def run_python(code: str, cache_dir: Path, **env: str) -> dict:
