@@ -35,10 +35,12 @@ def cache_notices(gold_cache_dir: Any, llm_cache_dir: Any | None) -> list[str]:
 
 
 class NoticePrinter:
-    """Prints the run's notices after pytest's session header (registered on the reporting process)."""
+    """Prints the run's notices after pytest's session header (registered on the reporting process):
+    warnings, and notes on what taugepa decided for the run."""
 
-    def __init__(self, notices: list[str]):
+    def __init__(self, notices: list[str], notes: list[str] | None = None):
         self.notices = notices
+        self.notes = notes or []
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -47,3 +49,5 @@ class NoticePrinter:
             return
         for notice in self.notices:
             reporter.write_line(f"taugepa: warning: {notice}", yellow=True)
+        for note in self.notes:
+            reporter.write_line(f"taugepa: {note}")

@@ -100,6 +100,17 @@ def add_options(parser: pytest.Parser) -> None:
         help="do not offer tau-bench v1's no-op `think` tool to the agent",
     )
     parser.addini("taugepa_think_tool", "offer the `think` tool (default true)", type="bool", default=True)
+    group.addoption(
+        "--keep-workers",
+        dest="taugepa_keep_workers",
+        action="store_true",
+        default=False,
+        help="with pytest-xdist, run exactly -n workers even when that is more than the CPUs "
+        "(by default taugepa runs one per CPU with the same episodes in flight)",
+    )
+    parser.addini(
+        "taugepa_keep_workers", "run exactly -n xdist workers (default false)", type="bool", default=False
+    )
     add_llm_options(group, parser)
 
 

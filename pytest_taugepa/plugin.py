@@ -35,6 +35,7 @@ from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
 from pytest_taugepa.transport import EntryTransport
 from pytest_taugepa.verdict import compact_failures, one_line_failure
+from pytest_taugepa.workers import CONCURRENCY_INPUT, fold_workers, worker_settings
 from taugepa.episode.run import EpisodeConfig, EpisodeResult
 from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.errors import TaugepaError
@@ -72,7 +73,8 @@ def start_benchmark(config: pytest.Config) -> None:
     if config.option.help or config.option.version:
         return  # `pytest benchmarks --help` must work with no key, no model and no task file
     try:
-        settings = resolve_settings(config)
+        settings = worker_settings(config, resolve_settings(config))
+        settings, folded = fold_workers(config, settings)
         check_html_output(config)
         audits, collection = prepare_audits(settings, load_tasks(settings.task_specs))
         check_case_count(len(collection.tasks), settings.trials)
@@ -102,7 +104,8 @@ def start_benchmark(config: pytest.Config) -> None:
         reporter = BenchmarkReporter(config, benchmark)
         config.pluginmanager.register(reporter, "taugepa-reporter")
         config.pluginmanager.register(HtmlPage(reporter), "taugepa-html")
-        config.pluginmanager.register(NoticePrinter(_notices(settings, benchmark)), "taugepa-notices")
+        notes = [folded] if folded else []
+        config.pluginmanager.register(NoticePrinter(_notices(settings, benchmark), notes), "taugepa-notices")
     for group, mark in benchmark.group_marks.items():
         config.addinivalue_line("markers", f"{mark}: taugepa tasks of difficulty or set '{group}'")
     for name in sorted(tool_names()):
@@ -117,9 +120,13 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist (controller): tell each worker where the run's spending is recorded."""
+    """xdist (controller): tell each worker where the run's spending is recorded, and its episodes
+    in flight (see `workers.fold_workers`)."""
     benchmark = node.config.stash.get(BENCHMARK_KEY, None)
-    if benchmark is not None and benchmark.cost_ledger:
+    if benchmark is None:
+        return
+    node.workerinput[CONCURRENCY_INPUT] = benchmark.settings.concurrency
+    if benchmark.cost_ledger:
         node.workerinput[LEDGER_INPUT] = benchmark.cost_ledger
 
 

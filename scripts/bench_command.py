@@ -50,6 +50,10 @@ SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent
 DEFAULT_DATA = Path(os.environ.get("TAUGEPA_SHARED_DATA") or REPO.parent / "shared" / "data")
 KEY_ENV = "TAUGEPA_BENCH_KEY"
+# pytest plugins that only the `test` extra brings (pip install -e '.[test]'): a user's install
+# (pip install -e .) has none of them, so they are turned off to measure what a user waits for.
+# hypothesis's alone imports all of hypothesis in its terminal summary: over a second per run.
+TEST_ONLY_PLUGINS = {"hypothesispytest": "hypothesis"}
 sys.path.insert(0, str(SCRIPTS))
 
 from bench_llm import in_order_bound, server_stats  # noqa: E402
@@ -68,6 +72,12 @@ class Command:
         where = "import pathlib, pytest_taugepa; print(pathlib.Path(pytest_taugepa.__file__).parent.parent)"
         found = subprocess.run([str(python), "-c", where], capture_output=True, text=True, check=True)
         self.repo = Path(found.stdout.strip())
+        plugins = (
+            "from importlib.metadata import entry_points\n"
+            "print(' '.join(sorted(ep.name for ep in entry_points(group='pytest11'))))"
+        )
+        listed = subprocess.run([str(python), "-c", plugins], capture_output=True, text=True, check=True)
+        self.test_only_plugins = sorted(set(listed.stdout.split()) & set(TEST_ONLY_PLUGINS))
         commit = subprocess.run(
             ["git", "-C", str(self.repo), "log", "-1", "--format=%h %s"], capture_output=True, text=True
         )
@@ -80,6 +90,7 @@ class Command:
             "TAUGEPA_CACHE_DIR": str(cache_dir),
             "TAUGEPA_BENCH_PROBE": str(probe),
             "PYTEST_PLUGINS": "bench_probe",
+            "PYTEST_ADDOPTS": " ".join(f"-p no:{name}" for name in self.test_only_plugins),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(SCRIPTS), os.environ.get("PYTHONPATH")])),
         }
         before = load()
@@ -284,6 +295,7 @@ def measure_floor(command: Command, args: argparse.Namespace, work: Path) -> Non
             }
             started = time.time()
             options = ["-q", "-p", "no:cacheprovider", "-p", "no:anyio", "-n", str(workers)]
+            options += [option for name in command.test_only_plugins for option in ("-p", f"no:{name}")]
             subprocess.run(
                 [str(command.pytest), str(suite), *options], capture_output=True, cwd=suite, env=env
             )
@@ -315,6 +327,9 @@ def main() -> int:
         f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}; {load()}",
         flush=True,
     )
+    if command.test_only_plugins:
+        names = ", ".join(f"{name} ({TEST_ONLY_PLUGINS[name]})" for name in command.test_only_plugins)
+        print(f"turned off, as a user's install (pip install -e .) has none: pytest plugins {names}")
     with tempfile.TemporaryDirectory(prefix="taugepa-bench-command-") as folder:
         work = Path(folder)
         if "llm" in only:

@@ -23,7 +23,8 @@ from taugepa.episode.run import EpisodeConfig, run_episode
 from taugepa.errors import ConfigError, TaugepaError
 from taugepa.files import write_json_atomically
 from taugepa.limits import MAX_WIKI_BYTES
-from taugepa.llm.prices import PriceTable, load_prices
+from taugepa.llm.price_file import load_prices
+from taugepa.llm.prices import PriceTable
 from taugepa.results.compare import compare_scores
 from taugepa.results.gates import min_pass_rate_breach, regression_breach
 from taugepa.results.report import ReportRun, summary_table

@@ -16,7 +16,8 @@ from taugepa.errors import InfrastructureError
 from taugepa.llm.cache import ResponseCache, request_key
 from taugepa.llm.client import ChatClient
 from taugepa.llm.config import Endpoint, LLMConfigError, public_url
-from taugepa.llm.prices import PriceTable, parse_prices
+from taugepa.llm.price_file import parse_prices
+from taugepa.llm.prices import PriceTable
 from taugepa.llm.wire import parse_retry_after
 from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_models import AGENT_MODEL, USER_MODEL, Faults

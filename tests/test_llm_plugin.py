@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_taugepa.workers import available_cpus
 from taugepa.tasks.loading import load_tasks
 from taugepa.testing.scripted_models import AGENT_MODEL, USER_MODEL, Faults
 from taugepa.testing.scripted_server import ScriptedServer
@@ -95,7 +96,7 @@ def test_xdist_workers_each_run_episodes_concurrently_with_the_serial_verdicts(
         # The server holds its first answers until more than one worker's 4 requests are in
         # flight: a worker that starts late on a loaded machine cannot make this a race.
         server.gather(5)
-        parallel = benchmark(tmp_path, *args, "-n", "2", scores="parallel.json")
+        parallel = benchmark(tmp_path, *args, "-n", "2", "--keep-workers", scores="parallel.json")
         stats = server.stats()
     for run in (serial, parallel):
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr
@@ -103,6 +104,24 @@ def test_xdist_workers_each_run_episodes_concurrently_with_the_serial_verdicts(
     assert scores_without_timing(tmp_path / "serial.json") == scores_without_timing(
         tmp_path / "parallel.json"
     )
+
+
+def test_more_workers_than_cpus_become_one_per_cpu_with_the_same_episodes_in_flight(
+    tmp_path, medium_file, medium_tasks
+):
+    cpus = available_cpus()
+    asked = cpus + 1
+    each = asked * 2 // cpus  # --concurrency 2 per asked worker, shared among one worker per CPU
+    with ScriptedServer(medium_tasks, latency=0.02, api_key=KEY) as server:
+        # Answers wait until every folded worker has its episodes in flight: no race with the clock.
+        server.gather(cpus * each)
+        args = llm_args(server, medium_file, "--concurrency", "2", "--no-llm-cache", count=3 * cpus * each)
+        run = benchmark(tmp_path, *args, "-n", str(asked))
+        stats = server.stats()
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    assert f"running {cpus} worker processes ({each} episodes in flight each" in run.stdout
+    assert stats["max_in_flight"] >= cpus * each
+    assert json.loads((tmp_path / "scores.json").read_text())["run"]["concurrency"] == each
 
 
 def test_options_can_come_from_the_ini_file(tmp_path, medium_file, medium_tasks):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_taugepa.workers import available_cpus
 from taugepa.tasks.loading import load_tasks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,6 +78,20 @@ def test_serial_and_xdist_runs_write_identical_scores(tmp_path, synthetic_files,
     assert without_timing(load(tmp_path, "serial.json")) == without_timing(load(tmp_path, "parallel.json"))
     counts = load(tmp_path, "parallel.json")["summary"]["counts"]
     assert counts == {"passed": 449, "failed": 0, "invalid": 7, "error": 0}
+
+
+def test_more_xdist_workers_than_cpus_run_one_per_cpu_unless_kept(tmp_path, v1_tasks_file):
+    cpus = available_cpus()
+    asked = cpus + 1
+    args = ["--tasks", str(v1_tasks_file), "--agent", "oracle", "-n", str(asked)]
+    folded = benchmark(tmp_path, *args, scores="folded.json")
+    kept = benchmark(tmp_path, *args, "--keep-workers", scores="kept.json")
+    for run in (folded, kept):
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr
+    assert f"-n {asked} on {cpus} CPUs: running {cpus} worker processes" in folded.stdout
+    assert f"created: {cpus}/{cpus} workers" in folded.stdout
+    assert f"created: {asked}/{asked} workers" in kept.stdout and "worker processes" not in kept.stdout
+    assert without_timing(load(tmp_path, "folded.json")) == without_timing(load(tmp_path, "kept.json"))
 
 
 def test_failures_carry_feedback_without_traceback(tmp_path, v1_tasks_file):

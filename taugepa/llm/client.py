@@ -96,7 +96,8 @@ class ChatClient:
             base_url=endpoint.base_url,
             max_retries=0,
             timeout=openai.Timeout(endpoint.timeout, connect=min(endpoint.timeout, CONNECT_TIMEOUT_S)),
-            http_client=http_client(endpoint.timeout, MAX_RESPONSE_BYTES),  # the timeout is a total
+            # the timeout is a total: connect, headers and body (taugepa.llm.deadline)
+            http_client=http_client(endpoint.timeout, MAX_RESPONSE_BYTES, endpoint.base_url),
         )
         self.cache = ResponseCache(endpoint.cache_dir or None) if endpoint.cache_dir is not None else None
         self.prices = PriceTable({name: Price(i, o) for name, i, o in endpoint.prices})

@@ -211,11 +211,14 @@ class DeadlineTransport(httpx2.BaseTransport):
         max_keepalive_connections: int = 100,
         keepalive_expiry: float = 5.0,
         trust_env: bool = True,
+        tls: bool = True,
     ):
         self.total_s = total_s
         self.max_body_bytes = max_body_bytes
         self._settings: dict[str, Any] = {
-            "ssl_context": httpx2.create_ssl_context(trust_env=trust_env),
+            # Loading the certificate store takes about 0.1 s: a plain-HTTP endpoint (a local
+            # server) skips it; httpcore builds a default context if TLS is ever needed after all.
+            "ssl_context": httpx2.create_ssl_context(trust_env=trust_env) if tls else None,
             "max_connections": max_connections,
             "max_keepalive_connections": max_keepalive_connections,
             "keepalive_expiry": keepalive_expiry,
@@ -279,8 +282,9 @@ def _environment_proxies() -> dict[str, str]:
     }
 
 
-def http_client(total_s: float, max_body_bytes: int) -> Any:
-    """The httpx client for the `openai` SDK: its defaults, and this deadline transport."""
+def http_client(total_s: float, max_body_bytes: int, base_url: str) -> Any:
+    """The httpx client for the `openai` SDK at `base_url`: its defaults, and this deadline transport."""
     import openai
 
-    return openai.DefaultHttpxClient(transport=DeadlineTransport(total_s, max_body_bytes))
+    tls = not base_url.lower().startswith("http://")
+    return openai.DefaultHttpxClient(transport=DeadlineTransport(total_s, max_body_bytes, tls=tls))

@@ -18,7 +18,7 @@ from typing import Any
 from taugepa.errors import ConfigError
 from taugepa.limits import CONCURRENCY, MAX_RETRIES, REQUEST_TIMEOUT_S, SEED, check_range
 from taugepa.llm.config import DEFAULT_API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, LLMConfig
-from taugepa.llm.prices import PriceTable, load_prices
+from taugepa.llm.prices import PriceTable
 
 DEFAULT_LLM_CONCURRENCY = 8
 
@@ -106,7 +106,11 @@ def resolve_llm_settings(lookup: Lookup, agent: str, use_cache: bool = True) -> 
             "other than OpenAI), or run --agent oracle / --agent null"
         )
     prices_value, base = lookup("prices")
-    prices = load_prices(_path(prices_value, base)) if prices_value else {}
+    prices = {}
+    if prices_value:
+        from taugepa.llm.price_file import load_prices  # pydantic: only for a run with a price file
+
+        prices = load_prices(_path(prices_value, base))
     cache_value, base = lookup("llm_cache")
     llm = LLMConfig(
         agent_model=agent_model,
