@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from taugepa.notices import cache_warning
-from taugepa.output_paths import directory_problem
+from taugepa.guards.notices import cache_warning
+from taugepa.guards.output_paths import directory_problem
 
 
 def cache_notices(gold_cache_dir: Any, llm_cache_dir: Any | None) -> list[str]:

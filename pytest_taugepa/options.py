@@ -16,9 +16,9 @@ import pytest
 from pytest_taugepa.llm_options import add_llm_options, resolve_llm_options
 from taugepa.episode.run import AGENT_KINDS, DEFAULT_MAX_STEPS
 from taugepa.errors import ConfigError
-from taugepa.limits import CASES, MAX_STEPS, TRIALS, check_range
+from taugepa.guards.limits import CASES, MAX_STEPS, TRIALS, check_range
+from taugepa.guards.output_paths import check_output_file
 from taugepa.llm.config import LLMConfig
-from taugepa.output_paths import check_output_file
 from taugepa.results.gates import parse_rate
 from taugepa.results.scores import Scores, load_scores
 from taugepa.rules.audit import FILTERS

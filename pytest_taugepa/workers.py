@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from taugepa.limits import CONCURRENCY
+from taugepa.guards.limits import CONCURRENCY
 
 CONCURRENCY_INPUT = "taugepa_concurrency"  # xdist workerinput key: episodes in flight per worker
 

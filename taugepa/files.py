@@ -4,7 +4,7 @@ Text goes to a temporary file beside the target and is renamed over it, so a cra
 full disk leaves either the old file or the complete new one. The new file gets the usual
 permissions (0666 minus the umask), not the private mode temporary files are created with.
 
-Text is made safe where it enters taugepa (`taugepa.safe_text`); should a lone surrogate
+Text is made safe where it enters taugepa (`taugepa.guards.safe_text`); should a lone surrogate
 reach a writer anyway, it is written as the escape `\\udXXX` instead of failing the write,
 which in a JSON string is exactly the JSON escape of that character.
 """

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from taugepa.episode.run import EpisodeConfig, run_episode
 from taugepa.files import write_json_atomically
-from taugepa.limits import MAX_TOOL_ARGUMENT_CHARS
+from taugepa.guards.limits import MAX_TOOL_ARGUMENT_CHARS
 from taugepa.protocol import ERROR, OUTCOMES
 from taugepa.results.scores import build_scores, episode_entry, load_scores
 from taugepa.tasks.gold import GoldCache

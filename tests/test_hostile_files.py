@@ -22,7 +22,7 @@ from scores_files import benchmark_scores
 from taugepa.episode.run import EpisodeConfig, run_episode
 from taugepa.errors import ConfigError, TaugepaError
 from taugepa.files import write_json_atomically
-from taugepa.limits import MAX_WIKI_BYTES
+from taugepa.guards.limits import MAX_WIKI_BYTES
 from taugepa.llm.price_file import load_prices
 from taugepa.llm.prices import PriceTable
 from taugepa.results.compare import compare_scores

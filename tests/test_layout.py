@@ -16,8 +16,8 @@ PACKAGES = ("taugepa", "pytest_taugepa")
 MAX_LINES = 500
 
 # What each part of taugepa may import, besides itself and the base modules
-# (taugepa.errors, .files, .protocol, ._lazy, ._quiet, ._imports, and the input guards .limits,
-# .safe_text, .safe_json, .validation, .output_paths, .notices). Read top to bottom: the one path.
+# (taugepa.errors, .files, .protocol, ._lazy, ._quiet, ._imports, and the input guards in
+# taugepa.guards). Read top to bottom: the one path.
 LAYERS: dict[str, set[str]] = {
     "world": set(),
     "tasks": {"world"},
@@ -39,12 +39,13 @@ BASE = {
     "taugepa._lazy",
     "taugepa._quiet",
     "taugepa._imports",
-    "taugepa.limits",
-    "taugepa.safe_text",
-    "taugepa.safe_json",
-    "taugepa.validation",
-    "taugepa.output_paths",
-    "taugepa.notices",
+    "taugepa.guards",
+    "taugepa.guards.limits",
+    "taugepa.guards.safe_text",
+    "taugepa.guards.safe_json",
+    "taugepa.guards.validation",
+    "taugepa.guards.output_paths",
+    "taugepa.guards.notices",
 }
 # Old module paths kept working for users: they forward by name (importlib), never by import.
 COMPAT_SHIMS = {"taugepa.gepa_adapter", "taugepa.audit", "taugepa.policy_rules", "taugepa.compliance"}

@@ -57,8 +57,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taugepa.limits import EXAMPLES, check_range
-    from taugepa.output_paths import check_output_file
+    from taugepa.guards.limits import EXAMPLES, check_range
+    from taugepa.guards.output_paths import check_output_file
     from taugepa.rules.audit import audit_tasks
     from taugepa.rules.audit_report import markdown, rules_lines, terminal_lines
     from taugepa.tasks.loading import load_tasks

@@ -80,10 +80,10 @@ def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
     """Run the benchmark with each wiki; return the two loaded scores files."""
     from taugepa.errors import ConfigError, Interrupted
     from taugepa.files import write_json_atomically
-    from taugepa.limits import TRIALS, check_range
+    from taugepa.guards.limits import TRIALS, check_range
+    from taugepa.guards.output_paths import check_output_dir
     from taugepa.llm.settings import llm_settings_from_args
     from taugepa.optimize.adapter import HarnessSettings
-    from taugepa.output_paths import check_output_dir
     from taugepa.results.benchmark_run import benchmark_scores
     from taugepa.results.scores import load_scores
     from taugepa.tasks.loading import DEFAULT_TASK_SET, load_tasks
@@ -118,8 +118,8 @@ def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
 def run(args: argparse.Namespace) -> int:
     from taugepa.errors import ConfigError
     from taugepa.files import write_json_atomically
-    from taugepa.limits import SEED, check_range
-    from taugepa.output_paths import check_output_file
+    from taugepa.guards.limits import SEED, check_range
+    from taugepa.guards.output_paths import check_output_file
     from taugepa.results.compare import compare_scores, comparison_lines
     from taugepa.results.scores import load_scores
 

@@ -30,8 +30,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from taugepa.files import write_text_atomically
     from taugepa.generate.generator import dumps, generate_tasks
-    from taugepa.limits import GENERATE_N, SEED, check_range
-    from taugepa.output_paths import check_output_file
+    from taugepa.guards.limits import GENERATE_N, SEED, check_range
+    from taugepa.guards.output_paths import check_output_file
     from taugepa.rules.audit import audit_tasks
     from taugepa.rules.audit_report import terminal_lines
     from taugepa.tasks.loading import parse_v1_tasks

@@ -137,7 +137,7 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive(value: int | None, flag: str, limit: tuple[float, str]) -> None:
-    from taugepa.limits import check_range
+    from taugepa.guards.limits import check_range
 
     if value is not None:
         check_range(flag, value, 1, limit)
@@ -164,6 +164,7 @@ def _temperature(value: str) -> float | None:
 def build_settings(args: argparse.Namespace) -> Any:
     from taugepa import limits
     from taugepa.errors import ConfigError
+    from taugepa.guards.output_paths import check_output_dir
     from taugepa.llm.settings import llm_settings_from_args
     from taugepa.optimize.components import COMPONENT_MODES, SELECTORS
     from taugepa.optimize.curriculum import CURRICULA
@@ -171,7 +172,6 @@ def build_settings(args: argparse.Namespace) -> Any:
     from taugepa.optimize.reflection_model import ReflectionSettings
     from taugepa.optimize.settings import OptimizeSettings
     from taugepa.optimize.tracking import TRACKERS
-    from taugepa.output_paths import check_output_dir
     from taugepa.rules.compliance import objective_score
     from taugepa.tasks.loading import DEFAULT_TASK_SET
     from taugepa.world.engine import DEFAULT_POLICY_PATH

@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taugepa.output_paths import check_output_file
+    from taugepa.guards.output_paths import check_output_file
     from taugepa.results.report import write_report
 
     out = Path(args.out)

@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from taugepa.errors import ConfigError
     from taugepa.files import write_json_atomically
-    from taugepa.output_paths import check_output_file
+    from taugepa.guards.output_paths import check_output_file
     from taugepa.results.passk import describe_pass_k
     from taugepa.results.rescore import load_recorded_runs, rescore
     from taugepa.results.scores import build_scores, run_info

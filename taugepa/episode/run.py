@@ -18,12 +18,12 @@ from taugepa.episode.builtin_agents import NullAgent, OracleAgent, ScriptedUser
 from taugepa.episode.efficiency import episode_efficiency
 from taugepa.episode.scoring import expected_writes, score_episode
 from taugepa.errors import ConfigError, InfrastructureError
-from taugepa.limits import MAX_TOOL_ARGUMENT_CHARS, MAX_TOOL_ARGUMENT_DEPTH, MAX_TOOL_NAME_CHARS
+from taugepa.guards.limits import MAX_TOOL_ARGUMENT_CHARS, MAX_TOOL_ARGUMENT_DEPTH, MAX_TOOL_NAME_CHARS
+from taugepa.guards.safe_json import UnsafeJSON, nesting_depth, parse_json
 from taugepa.llm.config import LLMConfig
 from taugepa.llm.usage import UsageMeter
 from taugepa.protocol import ERROR, INVALID, Agent, Message, ToolCallRecord, UserSimulator, has_stop_marker
 from taugepa.rules.compliance import ComplianceMonitor, policy_for
-from taugepa.safe_json import UnsafeJSON, nesting_depth, parse_json
 from taugepa.tasks.gold import Gold, GoldCache, default_gold_cache
 from taugepa.tasks.model import Task
 from taugepa.world.engine import TRANSFER_TOOL, AirlineWorld, Engine, get_world

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.files import write_json_atomically
-from taugepa.limits import MAX_RESPONSE_BYTES
-from taugepa.notices import cache_warning, warn_once
-from taugepa.safe_json import parse_json
+from taugepa.guards.limits import MAX_RESPONSE_BYTES
+from taugepa.guards.notices import cache_warning, warn_once
+from taugepa.guards.safe_json import parse_json
 
 CACHE_FORMAT = 1  # bump when the key or the stored value changes meaning
 

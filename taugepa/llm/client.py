@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from taugepa.errors import InfrastructureError
-from taugepa.limits import MAX_RESPONSE_BYTES
+from taugepa.guards.limits import MAX_RESPONSE_BYTES
 from taugepa.llm.cache import ResponseCache, request_key
 from taugepa.llm.config import Endpoint, LLMConfig, LLMConfigError, public_url, read_api_key
 from taugepa.llm.prices import Price, PriceTable

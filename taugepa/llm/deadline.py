@@ -32,7 +32,7 @@ from typing import Any
 import httpcore2
 import httpx2
 
-from taugepa.limits import human_bytes
+from taugepa.guards.limits import human_bytes
 
 _local = threading.local()  # .deadline: time.monotonic() by which this thread's request must end
 

@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from taugepa.errors import ConfigError
-from taugepa.limits import MAX_PRICE_FILE_BYTES
+from taugepa.guards.limits import MAX_PRICE_FILE_BYTES
+from taugepa.guards.safe_json import read_json_file
+from taugepa.guards.validation import first_error
 from taugepa.llm.prices import MAX_PRICE_USD, Price
-from taugepa.safe_json import read_json_file
-from taugepa.validation import first_error
 
 
 class _PriceEntry(BaseModel):

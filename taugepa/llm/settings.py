@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.errors import ConfigError
-from taugepa.limits import CONCURRENCY, MAX_RETRIES, REQUEST_TIMEOUT_S, SEED, check_range
+from taugepa.guards.limits import CONCURRENCY, MAX_RETRIES, REQUEST_TIMEOUT_S, SEED, check_range
 from taugepa.llm.config import DEFAULT_API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, LLMConfig
 from taugepa.llm.prices import PriceTable
 

@@ -10,7 +10,7 @@ import json
 import time
 from typing import Any
 
-from taugepa.safe_json import UnsafeJSON, parse_json
+from taugepa.guards.safe_json import UnsafeJSON, parse_json
 
 
 class MalformedResponse(Exception):

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taugepa.errors import ConfigError
-from taugepa.validation import first_error
+from taugepa.guards.validation import first_error
 
 
 class _Typed(BaseModel):

@@ -24,11 +24,11 @@ from typing import Any
 
 from taugepa.episode.run import EpisodeConfig, EpisodeResult, run_episode
 from taugepa.errors import ConfigError, InfrastructureError
-from taugepa.limits import MAX_RESULTS_FILE_BYTES
+from taugepa.guards.limits import MAX_RESULTS_FILE_BYTES
+from taugepa.guards.safe_json import read_json_file
 from taugepa.protocol import FAILED, PASSED, Message
 from taugepa.results.recorded_schema import check_tau_bench_run
 from taugepa.results.scores import episode_entry
-from taugepa.safe_json import read_json_file
 from taugepa.tasks.gold import GoldCache, default_gold_cache
 from taugepa.tasks.model import Task
 from taugepa.world.engine import AirlineWorld, get_world

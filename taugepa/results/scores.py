@@ -24,15 +24,15 @@ from typing import Any
 from taugepa.episode.efficiency import run_efficiency, run_wall_time
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically  # noqa: F401  (re-exported: part of the results API)
-from taugepa.limits import MAX_SCORES_FILE_BYTES
+from taugepa.guards.limits import MAX_SCORES_FILE_BYTES
+from taugepa.guards.safe_json import read_json_file
+from taugepa.guards.validation import shown
 from taugepa.llm.usage import run_usage
 from taugepa.protocol import ERROR, FAILED, INVALID, OUTCOMES, PASSED
 from taugepa.results.clipping import clip_texts
 from taugepa.results.passk import pass_k_summary
 from taugepa.rules.compliance import run_compliance
-from taugepa.safe_json import read_json_file
 from taugepa.tasks.model import Task
-from taugepa.validation import shown
 
 SCORES_FORMAT = "taugepa-scores"
 SCORES_VERSION = 1
@@ -192,7 +192,7 @@ class Scores:
 def load_scores(path: str | Path) -> Scores:
     """Read and check a scores file; anything else is a ConfigError with one clear line.
 
-    The file is read within taugepa's limits (`taugepa.safe_json`) and checked against its
+    The file is read within taugepa's limits (`taugepa.guards.safe_json`) and checked against its
     typed shape (`taugepa.results.scores_schema`), so a damaged or hand-edited file is refused
     before any run, gate, comparison or report relies on it.
     """

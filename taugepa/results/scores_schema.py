@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from taugepa.errors import ConfigError
+from taugepa.guards.validation import entry_label, first_error
 from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
-from taugepa.validation import entry_label, first_error
 
 Count = Annotated[int, Field(ge=0)]
 Seconds = Annotated[float, Field(ge=0)]

@@ -253,10 +253,10 @@ def summarize(audits: Sequence[TaskAudit], examples: int = 3) -> dict[str, Any]:
 
 def load_audit(path: str | Path) -> AuditReport:
     """Read an audit file written by `taugepa audit`; anything else is one clear ConfigError."""
-    from taugepa.limits import MAX_AUDIT_FILE_BYTES
+    from taugepa.guards.limits import MAX_AUDIT_FILE_BYTES
+    from taugepa.guards.safe_json import read_json_file
+    from taugepa.guards.validation import shown
     from taugepa.rules.audit_schema import check_audit
-    from taugepa.safe_json import read_json_file
-    from taugepa.validation import shown
 
     path = Path(path)
     document = read_json_file(

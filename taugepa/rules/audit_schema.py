@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taugepa.errors import ConfigError
+from taugepa.guards.validation import entry_label, first_error
 from taugepa.rules.registry import SEVERITIES
-from taugepa.validation import entry_label, first_error
 
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 Count = Annotated[int, Field(ge=0)]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taugepa.files import default_cache_dir, write_json_atomically
-from taugepa.notices import cache_warning, warn_once
-from taugepa.safe_json import parse_json
+from taugepa.guards.notices import cache_warning, warn_once
+from taugepa.guards.safe_json import parse_json
 from taugepa.tasks.model import Task
 from taugepa.world.engine import AirlineWorld, ToolCallError, get_world
 

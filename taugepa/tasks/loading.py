@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.errors import TaskFileError
-from taugepa.limits import MAX_TASK_FILE_BYTES
-from taugepa.safe_json import UnsafeJSON, parse_json, read_bounded
+from taugepa.guards.limits import MAX_TASK_FILE_BYTES
+from taugepa.guards.safe_json import UnsafeJSON, parse_json, read_bounded
+from taugepa.guards.validation import shown
 from taugepa.tasks.model import Action, Task, TaskCollection, TaskSource
 from taugepa.tasks.schema import Tau2Instructions, Tau2Task, V1Task, check_entry
-from taugepa.validation import shown
 from taugepa.world.engine import tool_names
 
 TAU2_AIRLINE = "tau2-airline"

@@ -1,7 +1,7 @@
 """The typed shape of the task files taugepa reads: tau-bench v1 lists and tau2's tasks.
 
 `taugepa.tasks.loading` validates each entry with these models (after the file passed the
-size, depth and number limits of `taugepa.safe_json`) and turns the first problem into one
+size, depth and number limits of `taugepa.guards.safe_json`) and turns the first problem into one
 line naming the file, the entry and the field. Unknown fields are kept (as task metadata).
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from taugepa.errors import TaskFileError
-from taugepa.validation import first_error
+from taugepa.guards.validation import first_error
 
 MAX_GROUP_NAME_CHARS = 64
 

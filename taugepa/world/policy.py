@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taugepa.errors import ConfigError
-from taugepa.limits import MAX_WIKI_BYTES
-from taugepa.safe_json import read_text_file
+from taugepa.guards.limits import MAX_WIKI_BYTES
+from taugepa.guards.safe_json import read_text_file
 from taugepa.world.facts import CABINS, MEMBERSHIPS
 
 # tau2's table, the fallback when a policy text states no allowance.
@@ -181,7 +181,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
 def read_wiki(path: Path) -> str:
     """The wiki text; a missing, unreadable, empty or oversized file is a ConfigError.
 
-    Read through `taugepa.safe_json.read_text_file`: at most `MAX_WIKI_BYTES` (so `--wiki
+    Read through `taugepa.guards.safe_json.read_text_file`: at most `MAX_WIKI_BYTES` (so `--wiki
     /dev/zero` is refused, not read), UTF-8, and made safe to store.
     """
     text = read_text_file(

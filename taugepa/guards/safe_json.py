@@ -9,7 +9,7 @@ error: one line saying what is wrong.
   holds an integer longer than `MAX_INT_DIGITS` digits (Python's own 4,300-digit limit is a
   ValueError the old loaders did not expect), a number too large for a float, or NaN and
   Infinity, which are not JSON;
-- every string and key of the result is made safe to store (`taugepa.safe_text`).
+- every string and key of the result is made safe to store (`taugepa.guards.safe_text`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.errors import ConfigError, TaugepaError
-from taugepa.limits import MAX_INT_DIGITS, MAX_JSON_DEPTH, human_bytes
-from taugepa.safe_text import is_safe_text, safe_text
+from taugepa.guards.limits import MAX_INT_DIGITS, MAX_JSON_DEPTH, human_bytes
+from taugepa.guards.safe_text import is_safe_text, safe_text
 
 _CHUNK = 1024 * 1024
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)

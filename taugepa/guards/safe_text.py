@@ -5,7 +5,7 @@ them carry a lone surrogate (`"\\ud800"`), which Python decodes happily but can 
 as UTF-8: the first writer to meet one (the scores file, a cache, a report) would fail after
 every episode has run and been paid for. NUL characters are refused by XML (JUnit reports)
 and cut C strings short. So such characters are replaced by U+FFFD once, where the text
-enters (see `taugepa.safe_json`, which every loader and the LLM client read through), and
+enters (see `taugepa.guards.safe_json`, which every loader and the LLM client read through), and
 every writer can rely on clean text.
 """
 
