@@ -162,7 +162,7 @@ def _temperature(value: str) -> float | None:
 
 
 def build_settings(args: argparse.Namespace) -> Any:
-    from taugepa import limits
+    from taugepa.guards import limits
     from taugepa.errors import ConfigError
     from taugepa.guards.output_paths import check_output_dir
     from taugepa.llm.settings import llm_settings_from_args
