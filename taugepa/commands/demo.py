@@ -270,13 +270,13 @@ def artifact_lines(out: Path, report: Path, best_wiki: Path) -> list[str]:
 
 
 def next_commands() -> list[str]:
+    """What to run with a real model: the README's optimize recipe (one command and its page)."""
     return [
-        "pytest benchmarks --tasks tau2-airline --agent-model gpt-4o-mini -n 2 --scores-out baseline.json",
-        "taugepa optimize --tasks taugepa-airline --agent-model gpt-4o-mini --reflection-model gpt-4o \\",
-        "    --budget 400 --val-size 40 --run-dir runs/opt1",
-        "pytest benchmarks --tasks tau2-airline --agent-model gpt-4o-mini -n 2 \\",
-        "    --wiki runs/opt1/best_wiki.md --scores-out optimized.json",
-        "taugepa compare baseline.json optimized.json --require-better",
+        "taugepa optimize --tasks taugepa-airline --test-tasks tau2-airline --test-trials 3 \\",
+        "    --agent-model gpt-4o-mini --reflection-model gpt-4o --budget 400 --val-size 40 \\",
+        "    --run-dir runs/opt1",
+        "then open runs/opt1/transfer_report.html (the seed and the best wiki on tau2's 50 tasks),",
+        "and gate CI on the best wiki: pytest benchmarks --wiki runs/opt1/best_wiki.md --min-pass-rate X",
         "offline again: python -m taugepa.testing.scripted_server --tasks taugepa-airline --optimizer-models",
         "    prints its URL: use --base-url URL --agent-model scripted-wiki-agent --user-model scripted-user",
     ]

@@ -162,8 +162,8 @@ def _temperature(value: str) -> float | None:
 
 
 def build_settings(args: argparse.Namespace) -> Any:
-    from taugepa.guards import limits
     from taugepa.errors import ConfigError
+    from taugepa.guards import limits
     from taugepa.guards.output_paths import check_output_dir
     from taugepa.llm.settings import llm_settings_from_args
     from taugepa.optimize.components import COMPONENT_MODES, SELECTORS
