@@ -37,7 +37,7 @@ def test_demo_runs_the_loop_offline_and_says_where_everything_is(tmp_path):
     assert "python -m taugepa.testing.scripted_server --tasks taugepa-airline" in out
     assert out.count("pass rate ") >= 3 and "exact McNemar p = " in out
     assert "best validation score" in out and "outputs in demo/optimize" in out
-    assert "taugepa optimize --tasks taugepa-airline --agent-model gpt-4o-mini" in out  # what to run next
+    assert "taugepa optimize --tasks taugepa-airline --test-tasks tau2-airline" in out  # what to run next
 
     demo_dir = tmp_path / "demo"
     pages = ("report.html", "seed-pytest.html", "best-pytest.html")
