@@ -24,7 +24,7 @@ from typing import Any
 
 from taugepa.errors import ConfigError, TaugepaError
 from taugepa.guards.limits import MAX_INT_DIGITS, MAX_JSON_DEPTH, human_bytes
-from taugepa.guards.safe_text import is_safe_text, safe_text
+from taugepa.guards.safe_text import TooDeep, is_safe_text, safe_data, safe_text
 
 _CHUNK = 1024 * 1024
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -95,36 +95,10 @@ def nesting_depth(text: str) -> int:
 
 def _checked(value: Any, max_depth: int, strings_safe: bool = False) -> Any:
     """`value` with safe strings, or UnsafeJSON when it nests deeper than `max_depth`."""
-    if isinstance(value, str):
-        return value if strings_safe else safe_text(value)
-    if not isinstance(value, dict | list):
-        return value
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > max_depth:
-            raise UnsafeJSON(f"nested deeper than {max_depth} levels")
-        items = node if isinstance(node, list) else node.values()
-        if strings_safe:
-            stack.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
-            continue
-        if isinstance(node, list):
-            for index, item in enumerate(node):
-                if isinstance(item, str):
-                    if not is_safe_text(item):
-                        node[index] = safe_text(item)
-                elif isinstance(item, dict | list):
-                    stack.append((item, depth + 1))
-            continue
-        for key in [k for k in node if not is_safe_text(k)]:
-            node[safe_text(key)] = node.pop(key)
-        for key, item in node.items():
-            if isinstance(item, str):
-                if not is_safe_text(item):
-                    node[key] = safe_text(item)
-            elif isinstance(item, dict | list):
-                stack.append((item, depth + 1))
-    return value
+    try:
+        return safe_data(value, max_depth=max_depth, strings_known_safe=strings_safe)
+    except TooDeep:
+        raise UnsafeJSON(f"nested deeper than {max_depth} levels") from None
 
 
 def read_bounded(

@@ -31,16 +31,45 @@ def is_safe_text(text: str) -> bool:
     return _UNSAFE.search(text) is None
 
 
-def safe_data(value: Any) -> Any:
+class TooDeep(ValueError):
+    """A value nests deeper than the `max_depth` given to `safe_data`."""
+
+
+def safe_data(value: Any, max_depth: int | None = None, strings_known_safe: bool = False) -> Any:
     """A JSON-like value (dicts, lists, strings, numbers) with every string and key made safe.
 
     Works in place on lists and dicts where it can and returns the value; iterative, so a
-    deeply nested value cannot exhaust the stack.
+    deeply nested value cannot exhaust the stack. With `max_depth` it raises TooDeep past
+    that depth; `strings_known_safe` (the text it came from had nothing unsafe) only checks it.
     """
     if isinstance(value, str):
-        return safe_text(value)
+        return value if strings_known_safe else safe_text(value)
     if not isinstance(value, dict | list):
         return value
+    sanitize = not strings_known_safe
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if max_depth is not None and depth > max_depth:
+            raise TooDeep(max_depth)
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    if sanitize and not is_safe_text(item):
+                        node[index] = safe_text(item)
+                elif isinstance(item, dict | list):
+                    stack.append((item, depth + 1))
+            continue
+        if sanitize:
+            for key in [k for k in node if isinstance(k, str) and not is_safe_text(k)]:
+                node[safe_text(key)] = node.pop(key)
+        for key, item in node.items():
+            if isinstance(item, str):
+                if sanitize and not is_safe_text(item):
+                    node[key] = safe_text(item)
+            elif isinstance(item, dict | list):
+                stack.append((item, depth + 1))
+    return value
     stack: list[Any] = [value]
     while stack:
         node = stack.pop()
