@@ -7,6 +7,7 @@ The shared data (synthetic tasks, tau-bench v1 tasks and runs) is read in place 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,19 @@ def v1_tasks_file(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def v1_wiki(shared_data: Path) -> Path:
     return shared_data / "tau-bench-v1" / "wiki.md"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _child_pytest_runs_as_a_user_has_them() -> Iterator[None]:
+    """The pytest runs the tests start (the benchmark, as users run it) without hypothesis's plugin.
+
+    A user's install has no hypothesis (only the `test` extra brings it), and its plugin's
+    terminal summary imports all of hypothesis: about a second at the end of every child run.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        addopts = os.environ.get("PYTEST_ADDOPTS", "")
+        patch.setenv("PYTEST_ADDOPTS", f"{addopts} -p no:hypothesispytest".strip())
+        yield
 
 
 @pytest.fixture(autouse=True)
