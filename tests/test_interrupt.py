@@ -143,7 +143,13 @@ def test_ctrl_c_in_compare_running_wikis_keeps_the_finished_episodes(server, tmp
     command += ["--concurrency", "4", "--out-dir", str(tmp_path / "runs")]
     before = server.stats()["completions"]
     process = subprocess.Popen(
-        command, env={**os.environ, KEY_ENV: KEY}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        env={**os.environ, KEY_ENV: KEY},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # as from a terminal, even when these tests run as a background job (which ignores SIGINT)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + DEADLINE_S
     while server.stats()["completions"] < before + 40:  # mid-way through the baseline's 300 tasks
