@@ -115,6 +115,18 @@ def test_a_key_echoed_back_in_any_encoding_never_reaches_the_message(tasks):
     assert not any(form[4:-4] in message for form in forms)  # not even most of one
 
 
+def test_a_key_echoed_in_a_successful_answer_never_reaches_the_transcript(tasks, tmp_path):
+    basic = base64.b64encode(f"user:{KEY}".encode()).decode()
+    echo = f"Your headers: Bearer {KEY}; Basic {basic}; {quote(KEY)}."
+    hostile = Hostile(user_answers=({"role": "assistant", "content": echo},))
+    with ScriptedServer(tasks, hostile=hostile) as server:
+        answer = client(server, cache_dir=str(tmp_path / "llm")).complete(**user_request(tasks[0]))
+    text = answer.message["content"]
+    assert text.startswith("Your headers: Bearer ***; Basic ") and KEY not in text and basic not in text
+    cached = [path.read_text() for path in (tmp_path / "llm").rglob("*") if path.is_file()]
+    assert quote(KEY) not in text and cached and not any(KEY in entry for entry in cached)
+
+
 def test_text_from_the_model_is_made_safe_before_it_is_cached(tasks, tmp_path):
     answer = {"role": "assistant", "content": "Hi \ud800 there\x00"}
     with ScriptedServer(tasks, hostile=Hostile(user_answers=(answer,))) as server:

@@ -70,23 +70,3 @@ def safe_data(value: Any, max_depth: int | None = None, strings_known_safe: bool
             elif isinstance(item, dict | list):
                 stack.append((item, depth + 1))
     return value
-    stack: list[Any] = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            for index, item in enumerate(node):
-                if isinstance(item, str):
-                    if not is_safe_text(item):
-                        node[index] = safe_text(item)
-                elif isinstance(item, dict | list):
-                    stack.append(item)
-        else:
-            for key in [k for k in node if isinstance(k, str) and not is_safe_text(k)]:
-                node[safe_text(key)] = node.pop(key)
-            for key, item in node.items():
-                if isinstance(item, str):
-                    if not is_safe_text(item):
-                        node[key] = safe_text(item)
-                elif isinstance(item, dict | list):
-                    stack.append(item)
-    return value

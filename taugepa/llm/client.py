@@ -60,6 +60,7 @@ TRANSIENT_STATUS = frozenset({408, 409, 429})
 CHAT_COMPLETIONS_PATH = "/chat/completions"
 JSON_REQUEST_OPTIONS: Any = {"headers": {"Content-Type": "application/json"}}
 MAX_MESSAGE_CHARS = 300
+MIN_SECRET_CHARS = 16  # shorter keys (`none`, `local`) are placeholders, not secrets
 
 
 class RequestFailed(InfrastructureError):
@@ -165,7 +166,7 @@ class ChatClient:
                     CHAT_COMPLETIONS_PATH, content=content, cast_to=str, options=JSON_REQUEST_OPTIONS
                 )
                 self._answered.set()
-                body = parse_body(text)
+                body = parse_body(self.scrub_answer(text))
                 assistant_message(body)  # validate before anyone caches or uses it
                 return body, attempt
             except self._openai.APIStatusError as exc:
@@ -248,6 +249,12 @@ class ChatClient:
         for form in self._secret_forms:
             text = text.replace(form, "***")
         return text
+
+    def scrub_answer(self, text: str) -> str:
+        """A successful answer's text without the key, should the server echo it: the transcript
+        goes to scores files and reports. A key shorter than a real one (`none` for a local
+        server that takes any) is no secret, and scrubbing it would change what the model said."""
+        return self.scrub(text) if len(self._api_key) >= MIN_SECRET_CHARS else text
 
 
 def secret_forms(secret: str) -> list[str]:
