@@ -57,8 +57,8 @@ class CachedSourceLoader(SourceFileLoader):
         try:
             cached = default_cache_dir() / "bytecode" / key[:2] / f"{key[2:40]}.bin"
             return marshal.loads(cached.read_bytes())
-        except (OSError, RuntimeError, ValueError, EOFError, TypeError):
-            pass  # not cached yet, damaged, or no cache folder (no home): compile below
+        except (OSError, ValueError, EOFError, TypeError):
+            pass  # not cached yet, or damaged: compile below
         code = self.source_to_code(source, path)
         try:
             write_bytes_atomically(cached, marshal.dumps(code))

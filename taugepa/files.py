@@ -57,11 +57,19 @@ def write_json_atomically(path: Path, document: Any, compact: bool = False) -> N
 
 
 def default_cache_dir() -> Path:
-    """`$TAUGEPA_CACHE_DIR`, else `$XDG_CACHE_HOME/taugepa`, else `~/.cache/taugepa`."""
+    """`$TAUGEPA_CACHE_DIR`, else `$XDG_CACHE_HOME/taugepa`, else `~/.cache/taugepa`.
+
+    A process with no home folder (some CI and container users) gets a folder in the
+    temporary directory instead: caches save time, and their absence must never stop a run.
+    """
     if os.environ.get("TAUGEPA_CACHE_DIR"):
         return Path(os.environ["TAUGEPA_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "taugepa"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "taugepa"
+    try:
+        return Path.home() / ".cache" / "taugepa"
+    except (RuntimeError, KeyError):  # no home folder
+        return Path(tempfile.gettempdir()) / f"taugepa-cache-{os.getuid()}"
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from taugepa.files import default_cache_dir
 from taugepa.tasks import gold as gold_module
 from taugepa.tasks.gold import GoldCache, replay_gold
 from taugepa.tasks.loading import load_tasks
@@ -78,3 +82,19 @@ def test_damaged_cache_entries_are_recomputed(synthetic_tasks, tmp_path):
     assert GoldCache(tmp_path).get(task) == expected
     stored = [json.loads(p.read_text()) for p in (tmp_path / "gold").rglob("*.json")]
     assert stored == [{"db_digest": expected.db_digest, "invalid_reason": None}]
+
+
+def test_a_process_without_a_home_folder_keeps_the_gold_cache_in_the_temporary_directory(
+    monkeypatch, tmp_path, synthetic_tasks
+):
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("TAUGEPA_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", no_home)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = tmp_path / f"taugepa-cache-{os.getuid()}"
+    assert default_cache_dir() == folder
+    assert GoldCache().get(synthetic_tasks[0]).valid
+    assert list((folder / "gold").rglob("*.json"))  # written there, not lost

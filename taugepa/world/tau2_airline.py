@@ -136,26 +136,22 @@ def tool_catalog() -> ToolCatalog:
     """The catalog, from the disk cache when it holds this exact version, else built from tau2."""
     path = _catalog_path()
     try:
-        data = json.loads(path.read_text()) if path is not None else {}
+        data = json.loads(path.read_text())
         if data.get("format") == CATALOG_FORMAT:
             return ToolCatalog(kinds=data["kinds"], schemas=data["schemas"], now=data["now"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass  # missing or damaged: rebuilt below
     catalog = build_tool_catalog()
-    if path is not None:
-        try:
-            document = {"format": CATALOG_FORMAT, "kinds": catalog.kinds, "schemas": catalog.schemas}
-            write_json_atomically(path, {**document, "now": catalog.now}, compact=True)
-        except OSError:
-            pass  # an unwritable cache costs speed, never correctness
+    try:
+        document = {"format": CATALOG_FORMAT, "kinds": catalog.kinds, "schemas": catalog.schemas}
+        write_json_atomically(path, {**document, "now": catalog.now}, compact=True)
+    except OSError:
+        pass  # an unwritable cache costs speed, never correctness
     return catalog
 
 
-def _catalog_path() -> Path | None:
-    try:
-        return default_cache_dir() / "world" / f"tools-{_catalog_key()[:32]}.json"
-    except RuntimeError:  # no home folder to keep a cache in
-        return None
+def _catalog_path() -> Path:
+    return default_cache_dir() / "world" / f"tools-{_catalog_key()[:32]}.json"
 
 
 def build_tool_catalog() -> ToolCatalog:
