@@ -30,11 +30,12 @@ from taugepa.episode.runner import EpisodeJob
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.files import write_json_atomically, write_text_atomically
 from taugepa.llm.config import LLMConfig
-from taugepa.protocol import ERROR
+from taugepa.protocol import ERROR, OUTCOMES
 from taugepa.results.benchmark_run import iter_jobs
 from taugepa.results.scores import episode_entry, load_scores, to_evaluation_batch
 from taugepa.tasks.gold import default_gold_cache
 from taugepa.tasks.model import Task
+from taugepa.world.engine import engine_info
 from taugepa.world.tool_descriptions import as_pairs, descriptions_sha256
 
 # The tool descriptions a candidate gives the agent (None: tau2's own).
@@ -93,19 +94,18 @@ class EpisodeStore:
     def __init__(self, directory: Path, settings: HarnessSettings):
         self.directory = Path(directory)
         self._settings_key = json.dumps(settings.fingerprint(), sort_keys=True)
+        self._engine = engine_info()["fingerprint"]  # reads and hashes the 7 MB database: once
         self.hits = 0
         self.stored = 0
 
     def key(self, task: Task, wiki: str, trial: int, tool_descriptions: Descriptions = None) -> str:
-        from taugepa.world.engine import engine_info
-
         parts: list[Any] = [
             task.content_hash,
             task.id,
             hashlib.sha256(wiki.encode()).hexdigest(),
             self._settings_key,
             trial,
-            engine_info()["fingerprint"],
+            self._engine,
         ]
         if tool_descriptions:  # absent for tau2's descriptions: keys of earlier runs stay valid
             parts.append(descriptions_sha256(tool_descriptions))
@@ -119,6 +119,8 @@ class EpisodeStore:
             entry = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
+        if not isinstance(entry, dict) or entry.get("outcome") not in OUTCOMES:
+            return None  # damaged: run the episode again rather than hand GEPA a broken entry
         self.hits += 1
         return entry
 
