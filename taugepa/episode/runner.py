@@ -3,8 +3,8 @@
 An episode spends nearly all its time waiting for LLM answers, so threads overlap them
 well: 16 episodes in flight need one process, not 16. Each episode has its own engine and
 transcript, so verdicts do not depend on how many run at once. The pytest plugin (which
-submits the cases a process is about to run) and the GEPA adapter (`run_episodes`) use
-the same pool.
+submits the cases a process is about to run) and, through `iter_episodes`, `compare` and
+the GEPA adapter use the same pool.
 
 The pool also enforces a cost budget (`--max-cost`): an episode that has not started when
 the budget is spent is not started at all (`NotStarted`); episodes already in flight finish.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,28 +226,47 @@ class EpisodePool:
         return result
 
 
-def run_episodes(
+def iter_episodes(
     jobs: Iterable[EpisodeJob], concurrency: int = 8, *, budget: CostBudget | None = None, **pool_options: Any
-) -> list[EpisodeResult | NotStarted]:
-    """Run jobs with up to `concurrency` in flight; results in job order.
+) -> Iterator[tuple[EpisodeJob, EpisodeResult | NotStarted]]:
+    """Run jobs with up to `concurrency` in flight; yield each (job, result) in job order, as
+    soon as it is there, so that a caller can keep every finished episode.
 
-    A configuration error (for example an unknown model) stops the run and is raised.
+    A configuration error (for example an unknown model) stops the run and is raised. On
+    Ctrl-C it raises `Interrupted` holding the episodes that finished ahead of the ones
+    already yielded. Closing the generator stops the episodes still in flight.
     """
     jobs = list(jobs)
     for llm in {job.config.llm for job in jobs if job.config.agent == "llm" and job.config.llm}:
         prepare_clients(llm)
     pool = EpisodePool(concurrency, budget=budget, **pool_options)
-    results: list[EpisodeResult | NotStarted] = []
+    handed = 0
     try:
         for job in jobs:
             pool.submit(job)
         for job in jobs:
-            results.append(pool.result(job))
-        return results
+            result = pool.result(job)
+            handed += 1
+            yield job, result
     except KeyboardInterrupt:  # Ctrl-C: hand the finished episodes to the caller
-        finished = [(job, r) for job, r in zip(jobs, results, strict=False) if isinstance(r, EpisodeResult)]
-        finished += pool.finished(jobs[len(results) :])
+        finished = pool.finished(jobs[handed:])
         pool.cancel("interrupted (Ctrl-C)")
         raise Interrupted(done=finished, planned=len(jobs)) from None
     finally:
         pool.close()
+
+
+def run_episodes(
+    jobs: Iterable[EpisodeJob], concurrency: int = 8, *, budget: CostBudget | None = None, **pool_options: Any
+) -> list[EpisodeResult | NotStarted]:
+    """Run jobs with up to `concurrency` in flight; results in job order (see `iter_episodes`).
+
+    On Ctrl-C, `Interrupted.done` holds every finished episode, in job order.
+    """
+    results: list[tuple[EpisodeJob, EpisodeResult | NotStarted]] = []
+    try:
+        results.extend(iter_episodes(jobs, concurrency, budget=budget, **pool_options))
+    except Interrupted as stop:
+        finished = [(job, r) for job, r in results if isinstance(r, EpisodeResult)]
+        raise Interrupted(done=finished + stop.done, planned=stop.planned) from None
+    return [result for _, result in results]

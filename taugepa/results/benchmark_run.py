@@ -1,7 +1,7 @@
 """Run a set of tasks with one wiki outside pytest (same loop, same entries, same scores file).
 
 Used by `taugepa compare` when given wikis instead of scores files, and by the GEPA
-adapter's in-process evaluation: episodes go through `taugepa.runner.run_episodes`
+adapter's in-process evaluation: episodes go through `taugepa.episode.runner.iter_episodes`
 (`run_episode` on threads) and become the scores-file entries the plugin writes.
 """
 
@@ -13,45 +13,34 @@ from datetime import UTC, datetime
 from typing import Any
 
 from taugepa.episode.run import EpisodeResult
-from taugepa.episode.runner import EpisodeJob, EpisodePool, NotStarted, run_episodes
+from taugepa.episode.runner import EpisodeJob, NotStarted, iter_episodes
 from taugepa.errors import InfrastructureError, Interrupted
-from taugepa.llm.client import prepare_clients
 from taugepa.results.scores import build_scores, episode_entry, run_info
 from taugepa.tasks.model import Task, TaskSource
 
 
-def run_jobs(jobs: Sequence[EpisodeJob], concurrency: int) -> list[tuple[EpisodeJob, EpisodeResult]]:
-    """Run the jobs (up to `concurrency` at once); every job must start."""
-    results = run_episodes(jobs, concurrency)
-    for job, result in zip(jobs, results, strict=True):
-        if isinstance(result, NotStarted):
-            raise InfrastructureError(
-                f"episode {job.task.id}#{job.config.trial} was not run: {result.reason}"
-            )
-    return list(zip(jobs, results, strict=True))  # type: ignore[arg-type]
-
-
 def iter_jobs(jobs: Sequence[EpisodeJob], concurrency: int) -> Iterator[tuple[EpisodeJob, EpisodeResult]]:
-    """Like `run_jobs`, but hands each result over in job order as soon as it is there.
+    """`iter_episodes`, where every job must start: each result in job order as soon as it is there.
 
     So a caller can keep every finished episode even if the run is interrupted later (close
     the iterator, or let it be collected, to stop the episodes still in flight).
     """
-    for llm in {job.config.llm for job in jobs if job.config.agent == "llm" and job.config.llm}:
-        prepare_clients(llm)
-    pool = EpisodePool(concurrency)
+    for job, result in iter_episodes(jobs, concurrency):
+        if isinstance(result, NotStarted):
+            where = f"{job.task.id}#{job.config.trial}"
+            raise InfrastructureError(f"episode {where} was not run: {result.reason}")
+        yield job, result
+
+
+def run_jobs(jobs: Sequence[EpisodeJob], concurrency: int) -> list[tuple[EpisodeJob, EpisodeResult]]:
+    """Run the jobs (up to `concurrency` at once); every job must start. On Ctrl-C,
+    `Interrupted.done` holds every finished episode."""
+    done: list[tuple[EpisodeJob, EpisodeResult]] = []
     try:
-        for job in jobs:
-            pool.submit(job)
-        for job in jobs:
-            result = pool.result(job)
-            if isinstance(result, NotStarted):
-                raise InfrastructureError(
-                    f"episode {job.task.id}#{job.config.trial} was not run: {result.reason}"
-                )
-            yield job, result
-    finally:
-        pool.close()
+        done.extend(iter_jobs(jobs, concurrency))
+    except Interrupted as stop:
+        raise Interrupted(done=done + stop.done, planned=stop.planned) from None
+    return done
 
 
 def benchmark_scores(
