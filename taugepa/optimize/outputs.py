@@ -16,10 +16,8 @@ from typing import Any
 
 from taugepa.files import write_json_atomically, write_text_atomically
 from taugepa.optimize.components import ComponentSet
-from taugepa.optimize.settings import OptimizeOutcome, OptimizeSettings, RolloutPlan
-
-BEST_WIKI = "best_wiki.md"
-BEST_TOOL_DESCRIPTIONS = "best_tool_descriptions.json"
+from taugepa.optimize.settings import BEST_WIKI, OptimizeOutcome, OptimizeSettings, RolloutPlan
+from taugepa.optimize.settings import TOOLS_OUTPUT as BEST_TOOL_DESCRIPTIONS
 
 
 def write_outputs(

@@ -17,7 +17,8 @@ from taugepa.errors import ConfigError
 from taugepa.optimize.adapter import HarnessSettings
 from taugepa.optimize.reflection_model import ReflectionSettings
 
-OUTPUT_FILES = ("best_wiki.md", "candidates.json", "gepa_result.json", "val_scores.png", "best_vs_seed.diff")
+BEST_WIKI = "best_wiki.md"
+OUTPUT_FILES = (BEST_WIKI, "candidates.json", "gepa_result.json", "val_scores.png", "best_vs_seed.diff")
 TOOLS_OUTPUT = "best_tool_descriptions.json"
 # GEPA's merge proposer scores a merged candidate on this many validation tasks first
 # (gepa.proposer.merge.MergeProposer.select_eval_subsample_for_merged_program's default).

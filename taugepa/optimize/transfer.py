@@ -14,18 +14,17 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically
 from taugepa.optimize.components import ComponentSet
 from taugepa.optimize.evaluators import EpisodeStore, InProcessEvaluator
-from taugepa.optimize.settings import OptimizeSettings
+from taugepa.optimize.settings import BEST_WIKI, TOOLS_OUTPUT, OptimizeSettings
+from taugepa.results.benchmark_run import harness_scores
 from taugepa.results.compare import compare_scores, comparison_lines
 from taugepa.results.report import write_report
-from taugepa.results.scores import build_scores, load_scores, run_info
+from taugepa.results.scores import load_scores
 from taugepa.tasks.loading import load_tasks
 from taugepa.tasks.model import Task, TaskSource
 from taugepa.world.tool_descriptions import describe_tool_descriptions
@@ -96,7 +95,7 @@ def run_transfer(
     paths = {}
     for label, index, wiki_path in (
         ("seed", 0, settings.seed_wiki_path),
-        ("best", best, str(run_dir / "best_wiki.md")),
+        ("best", best, str(run_dir / BEST_WIKI)),
     ):
         candidate = candidates[index]
         started = time.time()
@@ -111,25 +110,14 @@ def run_transfer(
                 "components": components.describe(candidate),
             },
         }
-        if settings.harness.llm is not None:
-            extra["llm"] = settings.harness.llm.describe()
         if descriptions is not None:
-            where = str(run_dir / "best_tool_descriptions.json") if label == "best" else "tau2 (the seed)"
+            where = str(run_dir / TOOLS_OUTPUT) if label == "best" else "tau2 (the seed)"
             extra["tool_descriptions"] = describe_tool_descriptions(descriptions, where)
-        llm = settings.harness.llm
-        run = run_info(
-            wiki_path=wiki_path,
-            wiki_text=wiki,
-            agent=settings.harness.agent,
-            trials=trials,
-            max_steps=settings.harness.max_steps,
-            think_tool=settings.harness.think_tool,
-            task_sources=test.sources,
-            models={"agent": llm.agent_model, "user": llm.user_model} if llm else None,
-            extra=extra,
+        scores = harness_scores(
+            settings.harness, entries, test.sources, wiki, wiki_path, started, trials=trials, extra=extra
         )
         paths[label] = run_dir / (SEED_SCORES if label == "seed" else BEST_SCORES)
-        write_json_atomically(paths[label], build_scores(run, entries, _timing(started)))
+        write_json_atomically(paths[label], scores)
     comparison = compare_scores(load_scores(paths["seed"]), load_scores(paths["best"]), seed=settings.seed)
     write_json_atomically(run_dir / COMPARE_JSON, json.loads(json.dumps(comparison.to_dict())))
     write_report(
@@ -147,16 +135,3 @@ def run_transfer(
         f"directory; see {run_dir / REPORT_PAGE}"
     )
     return comparison.to_dict()
-
-
-def _timing(started: float) -> dict[str, Any]:
-    finished = time.time()
-    return {
-        "started_at": datetime.fromtimestamp(started, tz=UTC).isoformat(timespec="seconds"),
-        "finished_at": datetime.fromtimestamp(finished, tz=UTC).isoformat(timespec="seconds"),
-        "wall_s": round(finished - started, 3),
-    }
-
-
-def transfer_files_exist(run_dir: Path) -> bool:
-    return all((run_dir / name).exists() for name in TRANSFER_FILES)

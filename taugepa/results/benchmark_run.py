@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from taugepa.episode.run import EpisodeResult
 from taugepa.episode.runner import EpisodeJob, NotStarted, iter_episodes
 from taugepa.errors import InfrastructureError, Interrupted
-from taugepa.results.scores import build_scores, episode_entry, run_info
+from taugepa.results.scores import build_scores, episode_entry, run_info, timing_since
 from taugepa.tasks.model import Task, TaskSource
 
 
@@ -73,25 +72,34 @@ def benchmark_scores(
             "episodes_planned": len(jobs),
         }
     entries = [episode_entry(job.task, result.to_dict()) for job, result in finished]
+    scores = harness_scores(harness, entries, sources, wiki_text, wiki_path, started)
+    if interrupted:
+        scores["interrupted"] = interrupted
+    return scores
+
+
+def harness_scores(
+    harness: Any,
+    entries: Sequence[dict[str, Any]],
+    sources: Sequence[TaskSource],
+    wiki_text: str,
+    wiki_path: str,
+    started: float,
+    *,
+    trials: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The scores document of episodes run outside pytest with `harness`'s settings."""
     llm = harness.llm
     run = run_info(
         wiki_path=wiki_path,
         wiki_text=wiki_text,
         agent=harness.agent,
-        trials=harness.trials,
+        trials=trials or harness.trials,
         max_steps=harness.max_steps,
         think_tool=harness.think_tool,
         task_sources=sources,
         models={"agent": llm.agent_model, "user": llm.user_model} if llm else None,
-        extra={"llm": llm.describe()} if llm else None,
+        extra={**({"llm": llm.describe()} if llm else {}), **(extra or {})} or None,
     )
-    finished = time.time()
-    timing = {
-        "started_at": datetime.fromtimestamp(started, tz=UTC).isoformat(timespec="seconds"),
-        "finished_at": datetime.fromtimestamp(finished, tz=UTC).isoformat(timespec="seconds"),
-        "wall_s": round(finished - started, 3),
-    }
-    scores = build_scores(run, entries, timing)
-    if interrupted:
-        scores["interrupted"] = interrupted
-    return scores
+    return build_scores(run, entries, timing_since(started))

@@ -15,9 +15,11 @@ wall time (`timing.episode_wall_s`) therefore live in `timing` too.
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,16 @@ def _audit_tally(episodes: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     return {
         "by_status": {status: _tally(group) for status, group in sorted(by_status.items())},
         "free_pass": _tally(free_passes),
+    }
+
+
+def timing_since(started: float, finished: float | None = None) -> dict[str, Any]:
+    """A run's `timing` section: when it started and finished, and its wall time."""
+    finished = time.time() if finished is None else finished
+    return {
+        "started_at": datetime.fromtimestamp(started, tz=UTC).isoformat(timespec="seconds"),
+        "finished_at": datetime.fromtimestamp(finished, tz=UTC).isoformat(timespec="seconds"),
+        "wall_s": round(finished - started, 3),
     }
 
 
