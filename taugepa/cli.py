@@ -1,7 +1,8 @@
 """The `taugepa` command. Each subcommand lives in `taugepa.commands.<name>`.
 
-Bad input is reported as one line on stderr with a non-zero exit; tracebacks are kept
-for bugs. Ctrl-C ends any command with one line (exit status 130).
+Bad input is reported as one line on stderr with exit status 2, a failure of the world
+around the run (an endpoint after all retries, a server that did not start) with exit
+status 1; tracebacks are kept for bugs. Ctrl-C ends any command with one line (status 130).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Sequence
 
 from taugepa import __version__
 from taugepa.commands import COMMANDS
-from taugepa.errors import TaugepaError
+from taugepa.errors import InfrastructureError, TaugepaError
 
+RUN_FAILED = 1
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
 
@@ -46,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaugepaError as exc:
         print(f"taugepa: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except InfrastructureError as exc:
+        print(f"taugepa: error: {exc}", file=sys.stderr)
+        return RUN_FAILED
     except KeyboardInterrupt as exc:  # Ctrl-C: one line, no traceback (taugepa.errors.Interrupted says more)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this line short
         detail = f": {exc}" if str(exc) else ""

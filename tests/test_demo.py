@@ -58,3 +58,15 @@ def test_demo_runs_the_loop_offline_and_says_where_everything_is(tmp_path):
     again = demo(tmp_path, "--out", "demo", "--quick")  # never overwrites
     assert again.returncode == 2 and again.stderr.count("\n") == 1
     assert again.stderr.startswith("taugepa: error: demo exists and is not an empty folder: pass --out NEW")
+
+
+def test_a_scripted_server_that_does_not_start_is_one_line_and_exit_status_1(tmp_path, monkeypatch, capsys):
+    """A failure of the world around the run (here the demo's server) is not a usage error nor a traceback."""
+    from taugepa.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the server's interpreter exits at once
+    code = main(["demo", "--out", "demo", "--quick"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith("taugepa: error: the scripted server did not start (see ")

@@ -102,6 +102,9 @@ def test_credentials_in_a_base_url_are_refused_without_showing_them(monkeypatch)
     assert KEY not in str(caught.value)
     with pytest.raises(ConfigError, match=r"^--user-base-url 'ftp://host/v1' is not an http\(s\) URL"):
         LLMConfig(agent_model="m", user_base_url="ftp://host/v1")
+    with pytest.raises(ConfigError, match=r"^--base-url is not an http\(s\) URL") as caught:
+        LLMConfig(agent_model="m", base_url=KEY)  # a key pasted in the wrong place is not echoed
+    assert KEY not in str(caught.value)
 
 
 def test_a_key_echoed_back_in_any_encoding_never_reaches_the_message(tasks):

@@ -191,6 +191,9 @@ def test_an_unwritable_cache_is_announced_once_at_the_start(pytester, v1_tasks_f
     ]
 
 
+OPTIMIZE_ORACLE = ["optimize", "--agent", "oracle", "--reflection-model", "r", "--budget", "50"]
+
+
 COMMANDS = [
     (["report", "{scores}", "--out", "."], "taugepa: error: --out . is a folder: give a file path"),
     (["audit", "--tasks", "{tasks}", "--out", "."], "taugepa: error: --out . is a folder: give a file path"),
@@ -223,6 +226,14 @@ COMMANDS = [
         "taugepa: error: --budget must be at most 1,000,000",
     ),
     (["audit", "--list-rules", "--wiki", "/dev/zero"], "taugepa: error: policy file /dev/zero is a device"),
+    (
+        [*OPTIMIZE_ORACLE, "--reflection-base-url", "http://u:k@h/v1"],
+        "taugepa: error: --reflection-base-url must not contain credentials (user:password@ in http://h/v1)",
+    ),
+    (
+        [*OPTIMIZE_ORACLE, "--reflection-base-url", "sk-pasted"],
+        "taugepa: error: --reflection-base-url is not an http(s) URL: give one such as http://localhost:8000/v1",
+    ),
 ]
 
 

@@ -205,6 +205,23 @@ def test_a_test_set_that_shares_a_task_by_content_is_refused_before_anything_is_
     assert server.stats()["requests"] == before and not (tmp_path / "run").exists()
 
 
+def test_a_reflection_model_that_fails_stops_the_search_with_one_line(server, task_files, tmp_path, capsys):
+    """GEPA swallows a proposal's exception: the run must not spend its budget waiting for proposals."""
+    run_dir = tmp_path / "run"
+    code = main(search_args(server, task_files[0], run_dir, "--reflection-model", "no-such-reflector"))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err  # the endpoint refused the model: a configuration error
+    assert err.startswith(
+        "taugepa: error: the reflection model failed, so the search stopped: the reflection model "
+        "'no-such-reflector' was not found at "
+    )
+    assert "check --reflection-model and --reflection-base-url" in err
+    assert err.endswith(f"kept in {run_dir}: fix it and rerun to resume\n")
+    assert not (run_dir / "best_wiki.md").exists()
+    # the seed's validation (6) and one iteration's minibatch (2), not the 30 episodes of the budget
+    assert _count(run_dir / "episodes") == 8
+
+
 def test_ctrl_c_is_one_line_and_a_run_killed_in_the_transfer_step_resumes_through_it(task_files, tmp_path):
     """SIGINT during the search: one line, exit 130. Rerun: SIGKILL during the transfer step. Rerun:
     it completes, taking the transfer episodes that had finished from the run directory."""

@@ -278,7 +278,6 @@ INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C (SIGINT)
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from taugepa.errors import InfrastructureError
     from taugepa.llm.client import prepare_clients
     from taugepa.optimize.run import run_optimize
 
@@ -287,9 +286,6 @@ def run(args: argparse.Namespace) -> int:
         if settings.harness.llm is not None:
             prepare_clients(settings.harness.llm)
         run_optimize(settings)
-    except InfrastructureError as exc:
-        print(f"taugepa: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(_interrupted_line(Path(args.run_dir)), file=sys.stderr)
         return INTERRUPTED

@@ -61,6 +61,12 @@ CHAT_COMPLETIONS_PATH = "/chat/completions"
 JSON_REQUEST_OPTIONS: Any = {"headers": {"Content-Type": "application/json"}}
 MAX_MESSAGE_CHARS = 300
 MIN_SECRET_CHARS = 16  # shorter keys (`none`, `local`) are placeholders, not secrets
+# The options that name each side's model and endpoint, for messages that say what to fix.
+SIDE_FLAGS = {
+    "agent": ("--agent-model", "--base-url"),
+    "user": ("--user-model", "--user-base-url"),
+    "reflection": ("--reflection-model", "--reflection-base-url"),
+}
 
 
 class RequestFailed(InfrastructureError):
@@ -219,8 +225,7 @@ class ChatClient:
 
     def _status_message(self, side: str, model: str, exc: Any) -> str:
         status = exc.status_code
-        flag = "--agent-model" if side == "agent" else "--user-model"
-        url_flag = "--base-url" if side == "agent" else "--user-base-url"
+        flag, url_flag = SIDE_FLAGS.get(side, SIDE_FLAGS["user"])
         detail = self.scrub(_server_message(exc))
         if status == 401:
             return (

@@ -142,9 +142,9 @@ def check_base_url(url: str, source: str) -> None:
             "variable named by --api-key-env (default OPENAI_API_KEY) instead"
         )
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"{source} {shown!r} is not an http(s) URL: give one such as http://localhost:8000/v1"
-        )
+        # Without a scheme the value may be anything pasted by mistake (a key, say): not echoed.
+        what = f"{source} {shown!r}" if parts.scheme else source
+        raise ConfigError(f"{what} is not an http(s) URL: give one such as http://localhost:8000/v1")
 
 
 def public_url(url: str) -> str:

@@ -10,8 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.llm.client import client_for, recorded_completion
-from taugepa.llm.config import DEFAULT_API_KEY_ENV, Endpoint, LLMConfig
+from taugepa.llm.config import (
+    DEFAULT_API_KEY_ENV,
+    Endpoint,
+    LLMConfig,
+    check_base_url,
+    public_url,
+    resolve_base_url,
+)
 from taugepa.llm.usage import CallUsage
 
 REFLECTION_SIDE = "reflection"
@@ -104,6 +112,10 @@ class ReflectionSettings:
     cache_dir: str | None = None
     prices: tuple[tuple[str, float, float], ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.base_url:  # checked here so that a bad URL is refused before the search starts
+            check_base_url(self.base_url, "--reflection-base-url")
+
     def endpoint(self) -> Endpoint:
         config = LLMConfig(
             agent_model=self.model,
@@ -118,8 +130,6 @@ class ReflectionSettings:
         return config.endpoint("agent")
 
     def describe(self) -> dict[str, Any]:
-        from taugepa.llm.config import public_url, resolve_base_url
-
         return {
             "model": self.model,
             "base_url": public_url(resolve_base_url(self.base_url)),
@@ -130,12 +140,20 @@ class ReflectionSettings:
 
 
 class ReflectionModel:
-    """The callable GEPA gets as `reflection_lm`: prompt in, text out; usage is recorded."""
+    """The callable GEPA gets as `reflection_lm`: prompt in, text out; usage is recorded.
+
+    GEPA catches whatever a proposal raises and goes on to the next iteration, so a dead
+    reflection endpoint would quietly spend the whole budget on proposals that never come.
+    The first failure is kept in `failure`; the optimize run stops on it (a stop callback)
+    and reports it as what it is: an infrastructure error, or a configuration the endpoint
+    refused (an unknown model, a bad key).
+    """
 
     def __init__(self, settings: ReflectionSettings):
         self.settings = settings
         self.client = client_for(settings.endpoint())
         self.calls: list[CallUsage] = []
+        self.failure: InfrastructureError | ConfigError | None = None
 
     @property
     def cost_usd(self) -> float:
@@ -147,13 +165,17 @@ class ReflectionModel:
 
     def __call__(self, prompt: str | list[dict[str, Any]]) -> str:
         messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
-        completion = recorded_completion(
-            self.client,
-            self.calls,
-            side=REFLECTION_SIDE,
-            model=self.settings.model,
-            messages=messages,
-            temperature=self.settings.temperature,
-            seed=self.settings.seed,
-        )
+        try:
+            completion = recorded_completion(
+                self.client,
+                self.calls,
+                side=REFLECTION_SIDE,
+                model=self.settings.model,
+                messages=messages,
+                temperature=self.settings.temperature,
+                seed=self.settings.seed,
+            )
+        except (InfrastructureError, ConfigError) as exc:  # ConfigError: refused, e.g. an unknown model
+            self.failure = self.failure or exc
+            raise
         return str(completion.message.get("content") or "")

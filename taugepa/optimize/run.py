@@ -26,7 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from taugepa.errors import ConfigError
+from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.files import write_json_atomically
 from taugepa.optimize.adapter import WikiAdapter
 from taugepa.optimize.components import ComponentSet, module_selector
@@ -183,7 +183,7 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         objective=settings.objective,
         persistent={"curriculum": sampler} if sampler is not None else None,
     )
-    stoppers = []
+    stoppers: list[Callable[[Any], bool]] = [lambda state: reflection.failure is not None]
     if settings.max_cost is not None:
         max_cost = settings.max_cost
         stoppers.append(lambda state: evaluator.cost_usd + reflection.cost_usd >= max_cost)
@@ -202,7 +202,7 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         use_merge=settings.merge,
         max_merge_invocations=settings.max_merges,
         max_metric_calls=plan.max_metric_calls,
-        stop_callbacks=stoppers or None,
+        stop_callbacks=stoppers,
         run_dir=str(settings.run_dir / "gepa"),
         logger=_FileLogger(settings.run_dir / "gepa_log.txt"),
         callbacks=[progress, *([sampler] if sampler is not None else [])],
@@ -213,6 +213,12 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         skip_perfect_score=True,
         **tracking_options(settings.track, settings.run_dir),
     )
+    if reflection.failure is not None:
+        kind = ConfigError if isinstance(reflection.failure, ConfigError) else InfrastructureError
+        raise kind(
+            f"the reflection model failed, so the search stopped: {reflection.failure}; the finished "
+            f"iterations are kept in {settings.run_dir}: fix it and rerun to resume"
+        )
     outcome = write_outputs(settings, components, result, plan, store, evaluator, reflection)
     say(
         f"best validation score {outcome.best_score:.3f} (candidate #{outcome.best_index}) vs seed "
