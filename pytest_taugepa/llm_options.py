@@ -1,6 +1,6 @@
 """The benchmark's LLM options as pytest options and ini settings (`taugepa_<name>`).
 
-The options themselves and their validation live in `taugepa.llm_settings`, shared with
+The options themselves and their validation live in `taugepa.llm.settings`, shared with
 the `taugepa` command line; this module only adapts them to pytest.
 """
 

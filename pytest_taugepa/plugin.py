@@ -1,7 +1,7 @@
 """pytest plugin: every task is a test case; verdicts become a scores file, a summary and a gate.
 
 The plugin is thin: episodes run through `taugepa.episode.run_episode`, verdicts come from
-`taugepa.scoring`, the scores file from `taugepa.results`. A benchmark suite turns the
+`taugepa.episode.scoring`, the scores file from `taugepa.results`. A benchmark suite turns the
 plugin on by calling `start_benchmark(config)` from its conftest (see `benchmarks/`), so
 unrelated test runs in the same environment are unaffected.
 

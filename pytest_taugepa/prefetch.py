@@ -2,7 +2,7 @@
 
 pytest runs one test at a time, but an LLM episode mostly waits on the network. When a
 case's fixture asks for its episode, the prefetcher also queues the episodes of the next
-cases this process will run on the thread pool (`taugepa.runner.EpisodePool`), so up to
+cases this process will run on the thread pool (`taugepa.episode.runner.EpisodePool`), so up to
 `--concurrency` episodes are in flight while the tests themselves still run, and report,
 one by one in their usual order.
 

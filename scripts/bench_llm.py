@@ -11,7 +11,7 @@ in its own process with a fixed latency per answer, as a remote model would be. 
 - the same run again with the response cache warm: requests (should be 0) and wall time;
 - that both runs gave the same verdicts.
 
-By default episodes run through `taugepa.runner.run_episodes` (what the GEPA adapter uses),
+By default episodes run through `taugepa.episode.runner.run_episodes` (what the GEPA adapter uses),
 timed after the one-time import of the openai SDK; gold digests are computed beforehand.
 With --via-pytest they run as `pytest benchmarks --concurrency N` (add `--workers W` for
 `-n W`: then W x N are in flight), timed from the scores file's wall time (the pytest

@@ -84,8 +84,8 @@ class EpisodeResult:
     steps: int = 0
     usage: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
-    efficiency: dict[str, Any] = field(default_factory=dict)  # see taugepa.efficiency
-    compliance: dict[str, Any] = field(default_factory=dict)  # see taugepa.compliance
+    efficiency: dict[str, Any] = field(default_factory=dict)  # see taugepa.episode.efficiency
+    compliance: dict[str, Any] = field(default_factory=dict)  # see taugepa.rules.compliance
     duration_s: float = 0.0
 
     @property

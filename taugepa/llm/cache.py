@@ -22,7 +22,7 @@ CACHE_FORMAT = 1  # bump when the key or the stored value changes meaning
 
 
 def default_llm_cache_dir() -> Path:
-    """`<taugepa cache dir>/llm` (see `taugepa.gold.default_cache_dir`)."""
+    """`<taugepa cache dir>/llm` (see `taugepa.files.default_cache_dir`)."""
     from taugepa.files import default_cache_dir
 
     return default_cache_dir() / "llm"

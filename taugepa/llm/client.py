@@ -11,8 +11,8 @@ leaves to the caller, in one loop:
 - any other 4xx (bad key, unknown model, rejected parameter) raises `LLMConfigError`: one
   line saying what to fix, and the session stops. So does an endpoint that cannot even be
   connected to before it has ever answered (a wrong `--base-url` or a server not running).
-- the response cache (`taugepa.llm_cache`): identical requests are answered from disk.
-- usage: tokens, retries, cache hits and cost (`taugepa.pricing`) of every call.
+- the response cache (`taugepa.llm.cache`): identical requests are answered from disk.
+- usage: tokens, retries, cache hits and cost (`taugepa.llm.prices`) of every call.
 
 Requests go through the SDK client's generic `post` (its documented way to send a request
 as is) with the standard chat-completions JSON body, serialized once: the same bytes key the

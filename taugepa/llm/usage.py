@@ -2,7 +2,7 @@
 
 Tokens and cost count what this run paid for: completions that came from the network.
 Completions served from the response cache are counted as `cache_hits` and cost nothing.
-A model without a price (see `taugepa.pricing`) reports tokens only: its cost is None.
+A model without a price (see `taugepa.llm.prices`) reports tokens only: its cost is None.
 """
 
 from __future__ import annotations

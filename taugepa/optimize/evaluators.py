@@ -139,7 +139,7 @@ class EpisodeStore:
 
 @dataclass
 class InProcessEvaluator:
-    """Runs episodes in this process with `concurrency` in flight (taugepa.runner)."""
+    """Runs episodes in this process with `concurrency` in flight (taugepa.episode.runner)."""
 
     settings: HarnessSettings
     store: EpisodeStore | None = None

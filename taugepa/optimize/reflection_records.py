@@ -6,9 +6,9 @@ results, its last message), what the gold expected, the first divergence, tool e
 plain-language feedback line. Failures come first; a few passes are included so the
 reflection also sees what already works, passes that broke the policy first.
 
-The agent's own policy violations (`taugepa.compliance`) are listed with the sentence of the
+The agent's own policy violations (`taugepa.rules.compliance`) are listed with the sentence of the
 policy each one breaks: a violation is concrete feedback a policy editor can act on, even on
-a passed episode. One line says how long the episode took (`taugepa.efficiency`).
+a passed episode. One line says how long the episode took (`taugepa.episode.efficiency`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A recorded run (from tau-bench's `run.py`, or tau2's results file) is replayed through
 `taugepa.episode.run_episode`, the one episode loop: a replay agent repeats the recorded
 assistant messages and a replay user the recorded user messages, while taugepa's engine
-executes the tool calls afresh and `taugepa.scoring` gives the verdict. So the replay follows
+executes the tool calls afresh and `taugepa.episode.scoring` gives the verdict. So the replay follows
 the same rules as a live run: one tool call per assistant message is executed (tau-bench
 executed only the first; the others are refused), the episode ends on the user's
 `###STOP###` or a transfer, and there is no reward otherwise.

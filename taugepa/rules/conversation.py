@@ -4,7 +4,7 @@ A write needs the user's explicit yes right before it (`confirm.write`), one too
 message (`turn.one_tool_call`), no text beside a tool call (`turn.text_with_tool_call`), a
 reason before a cancellation (`cancel.reason`) and the user's own user id before any write
 (`identify.user`). They are listed with the audit's rules (`taugepa audit --list-rules`,
-kind `conversation`) and judge agents that talk to a user (see `taugepa.compliance`).
+kind `conversation`) and judge agents that talk to a user (see `taugepa.rules.compliance`).
 
 Words decide what a message says, so the checks are conservative: `definite` only where
 the transcript leaves no doubt (a write before the agent said anything to the user, right
