@@ -216,7 +216,10 @@ def test_a_reflection_model_that_fails_stops_the_search_with_one_line(server, ta
         "'no-such-reflector' was not found at "
     )
     assert "check --reflection-model and --reflection-base-url" in err
-    assert err.endswith(f"kept in {run_dir}: fix it and rerun to resume\n")
+    assert err.endswith(
+        f"kept in {run_dir} (rerun the same command to resume; with another reflection model or "
+        "endpoint, pass a new --run-dir)\n"
+    )
     assert not (run_dir / "best_wiki.md").exists()
     # the seed's validation (6) and one iteration's minibatch (2), not the 30 episodes of the budget
     assert _count(run_dir / "episodes") == 8

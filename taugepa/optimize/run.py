@@ -217,7 +217,8 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         kind = ConfigError if isinstance(reflection.failure, ConfigError) else InfrastructureError
         raise kind(
             f"the reflection model failed, so the search stopped: {reflection.failure}; the finished "
-            f"iterations are kept in {settings.run_dir}: fix it and rerun to resume"
+            f"iterations are kept in {settings.run_dir} (rerun the same command to resume; with another "
+            "reflection model or endpoint, pass a new --run-dir)"
         )
     outcome = write_outputs(settings, components, result, plan, store, evaluator, reflection)
     say(
