@@ -258,7 +258,7 @@ def test_an_endpoint_failing_after_retries_gives_errors_not_failures(tmp_path, m
     assert run.returncode == 1 and "failed" not in pytest_line
     assert run.stdout.strip().splitlines()[-1] == (
         "FAIL (exit status 1): 5 episodes ended in infrastructure errors (not the agent's fault)"
-    )
+    ), run.stdout[-6000:]
     assert "Infrastructure error (not the agent's fault): the user model 'scripted-user'" in run.stdout
     summary = json.loads((tmp_path / "scores.json").read_text())["summary"]
     assert summary["counts"] == {"passed": 0, "failed": 0, "invalid": 0, "error": 5}
