@@ -142,7 +142,6 @@ class BenchmarkReporter:
             and self.other_failures == 0
         ):
             # With a gate set, the gate decides: agent failures alone do not fail the run.
-            benchmark.gates_decided = True
             session.exitstatus = pytest.ExitCode.OK
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

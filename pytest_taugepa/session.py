@@ -25,7 +25,6 @@ class Benchmark:
     started_at: float = field(default_factory=time.time)
     gate_failures: list[str] = field(default_factory=list)
     gates: list[GateResult] = field(default_factory=list)  # every gate set, held or failed
-    gates_decided: bool = False
     scores_written: str | None = None
     audits: TaskAudits | None = None
     prefetcher: Any = None  # this process's episode pool (pytest_taugepa.prefetch.Prefetcher)

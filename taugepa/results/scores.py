@@ -25,7 +25,6 @@ from typing import Any
 
 from taugepa.episode.efficiency import run_efficiency, run_wall_time
 from taugepa.errors import ConfigError
-from taugepa.files import write_json_atomically  # noqa: F401  (re-exported: part of the results API)
 from taugepa.guards.limits import MAX_SCORES_FILE_BYTES
 from taugepa.guards.safe_json import read_json_file
 from taugepa.guards.validation import shown

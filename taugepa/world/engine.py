@@ -32,7 +32,6 @@ from taugepa.world.tau2_airline import (
     AIRLINE_DB_PATH,
     AIRLINE_POLICY_PATH,
     TAU2_DISTRIBUTION,
-    inline_refs,  # noqa: F401  (re-exported: the engine's API before the catalog moved)
     tau2,
     tool_catalog,
 )

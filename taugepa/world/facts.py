@@ -243,8 +243,3 @@ def payment_sources(user: User, payment_ids: Iterable[str]) -> list[str]:
         method = user.payment_methods.get(payment_id)
         kinds.append(method.source if method is not None else "unknown")
     return kinds
-
-
-def reservation_price(reservation: Reservation) -> int:
-    """What the flights of a reservation cost, all passengers together."""
-    return sum(segment.price for segment in reservation.flights) * len(reservation.passengers)
