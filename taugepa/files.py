@@ -29,25 +29,7 @@ _FILE_MODE = 0o666 & ~_umask()
 
 def write_text_atomically(path: Path, text: str) -> None:
     """Replace `path` with `text` in one step."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        "w",
-        encoding="utf-8",
-        errors="backslashreplace",
-        dir=path.parent,
-        prefix=f".{path.name}.",
-        suffix=".tmp",
-        delete=False,
-    )
-    try:
-        with handle:
-            handle.write(text)
-        os.chmod(handle.name, _FILE_MODE)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    write_bytes_atomically(path, text.encode("utf-8", errors="backslashreplace"))
 
 
 def write_json_atomically(path: Path, document: Any, compact: bool = False) -> None:
