@@ -10,7 +10,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy  # noqa: F401  (see below)
 import pytest
+
+# The `pytester` fixture forgets, when its test ends, every module imported during the test.
+# numpy refuses to be imported twice in one process, so a test that first imported it next
+# to `pytester` (say through `taugepa report`) broke the next test that needs it, depending on
+# which tests an xdist worker happened to run in which order. Imported here, it is never new.
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
