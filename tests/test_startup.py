@@ -61,6 +61,24 @@ def test_starting_a_benchmark_and_summing_it_up_import_no_heavy_library(tmp_path
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
 
 
+def test_the_llm_client_loads_the_sdk_without_its_aiohttp_transport_and_leaves_aiohttp_usable(tmp_path):
+    """aiohttp is installed (tau2 -> litellm -> aiohttp); the SDK would import it for a transport
+    taugepa never uses, between a benchmark's start and its first request."""
+    code = (
+        "import json, sys\n"
+        "from taugepa.llm.config import Endpoint\n"
+        "from taugepa.llm.client import ChatClient\n"
+        "client = ChatClient(Endpoint(base_url='http://127.0.0.1:9/v1', api_key_env='K', timeout=5.0,"
+        " max_retries=0, retry_delay=0.0, cache_dir=None, prices=()), 'k')\n"
+        "before = 'aiohttp' in sys.modules\n"
+        "import aiohttp\n"
+        "import openai\n"
+        "print(json.dumps([before, hasattr(aiohttp, 'ClientSession'), openai.__name__,"
+        " type(client._client).__name__]))"
+    )
+    assert run_python(code, tmp_path) == [False, True, "openai", "OpenAI"]
+
+
 def test_tau2_is_imported_without_deepdiff_or_pandas_and_deepdiff_still_works(tmp_path):
     code = (
         "from taugepa.world.engine import get_world\n"

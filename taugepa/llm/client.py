@@ -89,9 +89,10 @@ class ChatClient:
     """Chat completions against one endpoint: retries, cache, usage. Thread-safe."""
 
     def __init__(self, endpoint: Endpoint, api_key: str):
-        import openai
-
         from taugepa.llm.deadline import http_client
+        from taugepa.llm.sdk import import_openai
+
+        openai = import_openai()
 
         self.endpoint = endpoint
         self.url = public_url(endpoint.base_url)

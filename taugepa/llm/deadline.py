@@ -284,7 +284,9 @@ def _environment_proxies() -> dict[str, str]:
 
 def http_client(total_s: float, max_body_bytes: int, base_url: str) -> Any:
     """The httpx client for the `openai` SDK at `base_url`: its defaults, and this deadline transport."""
-    import openai
+    from taugepa.llm.sdk import import_openai
+
+    openai = import_openai()
 
     tls = not base_url.lower().startswith("http://")
     return openai.DefaultHttpxClient(transport=DeadlineTransport(total_s, max_body_bytes, tls=tls))
