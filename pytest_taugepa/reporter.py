@@ -8,8 +8,6 @@ result.
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,7 +22,7 @@ from taugepa.llm.usage import usage_lines
 from taugepa.protocol import ERROR, FAILED
 from taugepa.results.gates import min_pass_rate_breach, regression_breach
 from taugepa.results.passk import describe_pass_k
-from taugepa.results.scores import build_scores, run_info, scores_text, summarize
+from taugepa.results.scores import build_scores, run_info, scores_text, summarize, timing_since
 from taugepa.rules.compliance import compliance_lines
 
 GATE_EXIT_STATUS = pytest.ExitCode.TESTS_FAILED
@@ -100,13 +98,7 @@ class BenchmarkReporter:
                 **({"audit": benchmark.audits.run_info(len(benchmark.tasks))} if benchmark.audits else {}),
             },
         )
-        finished = time.time()
-        timing = {
-            "started_at": _iso(benchmark.started_at),
-            "finished_at": _iso(finished),
-            "wall_s": round(finished - benchmark.started_at, 3),
-        }
-        scores = build_scores(run, entries, timing)
+        scores = build_scores(run, entries, timing_since(benchmark.started_at))
         if benchmark.not_started:
             scores["stopped"] = {
                 "reason": benchmark.not_started[0],
@@ -240,7 +232,3 @@ def _table(groups: dict[str, dict[str, Any]], pass_k: dict[str, Any] | None = No
 
 def _rate(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate:.1%}"
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")

@@ -16,11 +16,10 @@ from collections.abc import Sequence
 
 from taugepa import __version__
 from taugepa.commands import COMMANDS
-from taugepa.errors import InfrastructureError, TaugepaError
+from taugepa.errors import INTERRUPTED_EXIT_STATUS, InfrastructureError, TaugepaError
 
 RUN_FAILED = 1
 USAGE_ERROR = 2
-INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this line short
         detail = f": {exc}" if str(exc) else ""
         print(f"\ntaugepa: interrupted{detail}", file=sys.stderr)
-        return INTERRUPTED
+        return INTERRUPTED_EXIT_STATUS
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -22,6 +22,9 @@ class InfrastructureError(Exception):
     """
 
 
+INTERRUPTED_EXIT_STATUS = 130  # the shell's status for a process ended by Ctrl-C (128 + SIGINT)
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C, carrying what had finished by then, so that a caller can keep it.
 

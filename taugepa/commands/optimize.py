@@ -272,12 +272,10 @@ def build_settings(args: argparse.Namespace) -> Any:
     )
 
 
-INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C (SIGINT)
-
-
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from taugepa.errors import INTERRUPTED_EXIT_STATUS
     from taugepa.llm.client import prepare_clients
     from taugepa.optimize.run import run_optimize
 
@@ -288,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
         run_optimize(settings)
     except KeyboardInterrupt:
         print(_interrupted_line(Path(args.run_dir)), file=sys.stderr)
-        return INTERRUPTED
+        return INTERRUPTED_EXIT_STATUS
     return 0
 
 
