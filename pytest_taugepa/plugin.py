@@ -296,7 +296,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         entry = episode_entry(task, result.to_dict(), audit=audit)
         report.taugepa_episode = entry
         if report.failed and entry["outcome"] == FAILED and compact_failures(item.config):
-            # -v or --tb=long: the whole feedback
+            # one line, as the short summary shows it (-v or --tb=long keep the whole feedback)
             report.longrepr = one_line_failure(result.feedback, result.compliance)
         _attach_html(report, entry, item.config)
         item.stash[REPORTED_KEY] = True
