@@ -57,24 +57,25 @@ def prepare(settings: BenchmarkSettings, collection: TaskCollection) -> tuple[Ta
     policy = Policy.from_text(settings.wiki_text, str(settings.wiki_path))
     tasks = collection.tasks
     file_policy_sha = None
-    if settings.audit_path is not None:
-        report = load_audit(settings.audit_path)
-        audits = audits_for(tasks, report, where=f"audit file {settings.audit_path}")
-        source = str(settings.audit_path)
+    selection = settings.tasks
+    if selection.audit_path is not None:
+        report = load_audit(selection.audit_path)
+        audits = audits_for(tasks, report, where=f"audit file {selection.audit_path}")
+        source = str(selection.audit_path)
         file_policy_sha = report.policy.get("sha256")
-    elif settings.task_filter != "all":
+    elif selection.task_filter != "all":
         cache = default_audit_cache()
         audits = {task.id: cache.get(task, policy) for task in tasks}
         source = "computed"
     else:
         audits, source = {}, "computed"
-    state = TaskAudits(policy, source, audits, settings.task_filter, len(tasks), file_policy_sha)
-    if settings.task_filter == "all":
+    state = TaskAudits(policy, source, audits, selection.task_filter, len(tasks), file_policy_sha)
+    if selection.task_filter == "all":
         return state, collection
-    kept = select_tasks(tasks, audits, settings.task_filter)
+    kept = select_tasks(tasks, audits, selection.task_filter)
     if not kept:
         raise ConfigError(
-            f"--task-filter {settings.task_filter} keeps none of the {len(tasks)} tasks loaded "
+            f"--task-filter {selection.task_filter} keeps none of the {len(tasks)} tasks loaded "
             "(see their statuses with: taugepa audit)"
         )
     return state, TaskCollection(tasks=kept, sources=collection.sources)

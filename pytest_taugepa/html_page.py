@@ -37,7 +37,9 @@ class HtmlPage:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report: Any) -> None:
         settings = self.reporter.benchmark.settings
-        report.title = f"taugepa benchmark: agent {settings.agent} on {', '.join(settings.task_specs)}"
+        report.title = (
+            f"taugepa benchmark: agent {settings.harness.agent} on {', '.join(settings.tasks.specs)}"
+        )
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(

@@ -36,7 +36,7 @@ from pytest_taugepa.session import Benchmark
 from pytest_taugepa.transport import EntryTransport
 from pytest_taugepa.verdict import compact_failures, one_line_failure
 from pytest_taugepa.workers import CONCURRENCY_INPUT, fold_workers, worker_settings
-from taugepa.episode.run import EpisodeConfig, EpisodeResult
+from taugepa.episode.run import EpisodeResult
 from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.errors import TaugepaError
 from taugepa.llm.cache import default_llm_cache_dir
@@ -76,13 +76,14 @@ def start_benchmark(config: pytest.Config) -> None:
         settings = worker_settings(config, resolve_settings(config))
         settings, folded = fold_workers(config, settings)
         check_html_output(config)
-        audits, collection = prepare_audits(settings, load_tasks(settings.task_specs))
-        check_case_count(len(collection.tasks), settings.trials)
-        if settings.llm is not None:  # a missing API key stops the session here
+        harness = settings.harness
+        audits, collection = prepare_audits(settings, load_tasks(settings.tasks.specs))
+        check_case_count(len(collection.tasks), harness.trials)
+        if harness.llm is not None:  # a missing API key stops the session here
             if _is_xdist_controller(config):
-                check_api_keys(settings.llm)  # the workers send the requests: no SDK needed here
+                check_api_keys(harness.llm)  # the workers send the requests: no SDK needed here
             else:
-                prepare_clients(settings.llm)
+                prepare_clients(harness.llm)
     except TaugepaError as exc:
         raise pytest.UsageError(str(exc)) from None
     benchmark = Benchmark(settings=settings, collection=collection, audits=audits)
@@ -90,7 +91,7 @@ def start_benchmark(config: pytest.Config) -> None:
     benchmark.group_marks = group_mark_names(
         {task.group for task in collection.tasks}, registered_marks(config) | set(tool_names())
     )
-    if settings.max_cost is not None:
+    if settings.harness.max_cost is not None:
         worker_input = getattr(config, "workerinput", None)
         if worker_input is not None:
             benchmark.cost_ledger = worker_input.get(LEDGER_INPUT)
@@ -125,7 +126,7 @@ def pytest_configure_node(node: Any) -> None:
     benchmark = node.config.stash.get(BENCHMARK_KEY, None)
     if benchmark is None:
         return
-    node.workerinput[CONCURRENCY_INPUT] = benchmark.settings.concurrency
+    node.workerinput[CONCURRENCY_INPUT] = benchmark.settings.harness.concurrency
     if benchmark.cost_ledger:
         node.workerinput[LEDGER_INPUT] = benchmark.cost_ledger
 
@@ -134,11 +135,11 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """xdist (controller): with --dist load and --concurrency > 1, queue enough cases per worker."""
     benchmark = config.stash.get(BENCHMARK_KEY, None)
-    if benchmark is None or benchmark.settings.concurrency <= 1 or config.getvalue("dist") != "load":
+    if benchmark is None or benchmark.settings.harness.concurrency <= 1 or config.getvalue("dist") != "load":
         return None
     from pytest_taugepa.xdist_scheduling import EpisodeLoadScheduling
 
-    return EpisodeLoadScheduling(config, log, depth=2 * benchmark.settings.concurrency)
+    return EpisodeLoadScheduling(config, log, depth=2 * benchmark.settings.harness.concurrency)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -155,7 +156,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _notices(settings: BenchmarkSettings, benchmark: Benchmark) -> list[str]:
     """What the run warns about at its start: unwritable caches, renamed group marks."""
-    llm = settings.llm
+    llm = settings.harness.llm
     llm_cache = (llm.cache_dir or default_llm_cache_dir()) if llm is not None and llm.cache else None
     notices = cache_notices(default_gold_cache().directory, llm_cache)
     renamed = renamed_notice(benchmark.group_marks)
@@ -169,11 +170,11 @@ def _add_html_metadata(config: pytest.Config, settings: BenchmarkSettings) -> No
         return
     metadata = config.stash.get(metadata_key, None)
     if metadata is not None:
-        metadata["taugepa agent"] = settings.agent
+        metadata["taugepa agent"] = settings.harness.agent
         metadata["taugepa wiki"] = f"{settings.wiki_path} (sha256 {settings.wiki_sha256[:12]})"
-        metadata["taugepa tasks"] = ", ".join(settings.task_specs)
-        if settings.llm is not None:
-            described = settings.llm.describe()
+        metadata["taugepa tasks"] = ", ".join(settings.tasks.specs)
+        if settings.harness.llm is not None:
+            described = settings.harness.llm.describe()
             metadata["taugepa models"] = (
                 f"agent {described['agent_model']} at {described['base_url']}, "
                 f"user {described['user_model']} at {described['user_base_url']}"
@@ -189,7 +190,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{metafunc.definition.nodeid} asks for taugepa tasks, but its conftest does not call "
             "pytest_taugepa.plugin.start_benchmark(config) in pytest_configure"
         )
-    trials = benchmark.settings.trials
+    trials = benchmark.settings.harness.trials
     params = []
     for task in benchmark.collection.tasks:
         group_mark = benchmark.group_marks[task.group]  # never a mark pytest acts on (see marks.py)
@@ -214,15 +215,7 @@ class EpisodeCheck:
 
 def _episode_job(benchmark: Benchmark, task_id: str, trial: int) -> EpisodeJob:
     settings = benchmark.settings
-    config = EpisodeConfig(
-        agent=settings.agent,
-        max_steps=settings.max_steps,
-        think_tool=settings.think_tool,
-        trial=trial,
-        llm=settings.llm,
-        tool_descriptions=settings.tool_descriptions,
-    )
-    return EpisodeJob(benchmark.tasks[task_id], settings.wiki_text, config)
+    return EpisodeJob(benchmark.tasks[task_id], settings.wiki_text, settings.harness.for_trial(trial))
 
 
 def _prefetcher(config: pytest.Config, benchmark: Benchmark) -> Prefetcher:
@@ -230,8 +223,8 @@ def _prefetcher(config: pytest.Config, benchmark: Benchmark) -> Prefetcher:
     if benchmark.prefetcher is None:
         settings = benchmark.settings
         worker = getattr(config, "workerinput", {}).get("workerid", "main")
-        budget = CostBudget(settings.max_cost, benchmark.cost_ledger, name=worker)
-        pool = EpisodePool(settings.concurrency, budget=budget)
+        budget = CostBudget(settings.harness.max_cost, benchmark.cost_ledger, name=worker)
+        pool = EpisodePool(settings.harness.concurrency, budget=budget)
 
         def job_for(item: pytest.Item) -> EpisodeJob | None:
             callspec = getattr(item, "callspec", None)

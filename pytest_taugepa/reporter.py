@@ -15,14 +15,14 @@ import pytest
 from pytest_taugepa.audit_support import summary_lines as audit_summary_lines
 from pytest_taugepa.session import Benchmark
 from pytest_taugepa.transport import entry_text
-from pytest_taugepa.verdict import GateResult, RunState, compact_failures, counts_text, verdict_lines
+from pytest_taugepa.verdict import RunState, compact_failures, counts_text, verdict_lines
 from taugepa.episode.efficiency import efficiency_lines, run_wall_time
 from taugepa.files import write_text_atomically
 from taugepa.llm.usage import usage_lines
 from taugepa.protocol import ERROR, FAILED
-from taugepa.results.gates import min_pass_rate_breach, regression_breach
+from taugepa.results.gates import evaluate_gates
 from taugepa.results.passk import describe_pass_k
-from taugepa.results.scores import build_scores, run_info, scores_text, summarize, timing_since
+from taugepa.results.scores import build_scores, run_header, scores_text, summarize, timing_since
 from taugepa.rules.compliance import compliance_lines
 
 GATE_EXIT_STATUS = pytest.ExitCode.TESTS_FAILED
@@ -84,19 +84,12 @@ class BenchmarkReporter:
         if not entries or benchmark.config_error:
             return  # a run stopped by a configuration error leaves no half-made scores file
         settings = benchmark.settings
-        run = run_info(
+        run = run_header(
+            settings.harness,
             wiki_path=str(settings.wiki_path),
             wiki_text=settings.wiki_text,
-            agent=settings.agent,
-            trials=settings.trials,
-            max_steps=settings.max_steps,
-            think_tool=settings.think_tool,
             task_sources=benchmark.collection.sources,
-            models=settings.models,
-            extra={
-                **(settings.run_extra or {}),
-                **({"audit": benchmark.audits.run_info(len(benchmark.tasks))} if benchmark.audits else {}),
-            },
+            extra={"audit": benchmark.audits.run_info(len(benchmark.tasks))} if benchmark.audits else None,
         )
         scores = build_scores(run, entries, timing_since(benchmark.started_at))
         if benchmark.not_started:
@@ -116,13 +109,7 @@ class BenchmarkReporter:
         benchmark.scores_written = str(settings.scores_out)
         if benchmark.interrupted:
             return  # no gate judges a partial run
-        if settings.min_pass_rate is not None:
-            reason = min_pass_rate_breach(entries, settings.min_pass_rate)
-            benchmark.gates.append(GateResult(f"--min-pass-rate {settings.min_pass_rate:.1%}", reason))
-        if settings.baseline is not None:
-            reason = regression_breach(entries, settings.baseline, settings.max_regression)
-            name = f"--baseline {settings.baseline.path} --max-regression {settings.max_regression:.1%}"
-            benchmark.gates.append(GateResult(name, reason))
+        benchmark.gates = evaluate_gates(entries, settings.gates)
         gated = bool(benchmark.gates)
         benchmark.gate_failures = [gate.failure for gate in benchmark.gates if gate.failure]
         if benchmark.gate_failures and session.exitstatus == pytest.ExitCode.OK:
@@ -191,7 +178,7 @@ def summary_lines(summary: dict[str, Any], benchmark: Benchmark) -> list[str]:
     settings = benchmark.settings
     partial = "partial pass rate (interrupted run)" if benchmark.interrupted else "pass rate"
     lines = [
-        f"agent {settings.agent} · wiki {settings.wiki_path.name} "
+        f"agent {settings.harness.agent} · wiki {settings.wiki_path.name} "
         f"(sha256 {settings.wiki_sha256[:12]}) · {summary['episodes']} episodes on {summary['tasks']} tasks",
         f"{partial} {_rate(summary['pass_rate'])} {counts_text(summary)}",
     ]
@@ -201,7 +188,9 @@ def summary_lines(summary: dict[str, Any], benchmark: Benchmark) -> list[str]:
     lines.extend(_table(summary["by_group"], summary.get("pass_k", {}).get("by_group")))
     lines.append("by gold action:")
     lines.extend(_table(summary["by_action"]))
-    lines.extend(audit_summary_lines(summary, benchmark.ordered_entries(), settings.agent, benchmark.audits))
+    lines.extend(
+        audit_summary_lines(summary, benchmark.ordered_entries(), settings.harness.agent, benchmark.audits)
+    )
     lines.extend(usage_lines(summary.get("usage")))
     lines.extend(efficiency_lines(summary, {"episode_wall_s": run_wall_time(benchmark.ordered_entries())}))
     lines.extend(compliance_lines(summary))

@@ -11,7 +11,7 @@ from taugepa.tasks.model import Task, TaskCollection
 
 if TYPE_CHECKING:
     from pytest_taugepa.audit_support import TaskAudits
-    from pytest_taugepa.verdict import GateResult
+    from taugepa.results.gates import GateResult
 
 
 @dataclass

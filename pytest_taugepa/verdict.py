@@ -14,17 +14,11 @@ from typing import Any
 
 import pytest
 
+from taugepa.results.gates import GateResult
+
 MAX_FAILURE_CHARS = 240
 _DETAIL_PREFIXES = ("Expected writes (", "Agent's writes (", "- ")
 _DB_MISMATCH = "The final database does not match the gold outcome."
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """One gate's outcome: its name as the user set it, and the reason it failed (None: held)."""
-
-    name: str
-    failure: str | None = None
 
 
 def compact_failures(config: pytest.Config) -> bool:

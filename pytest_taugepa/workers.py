@@ -17,7 +17,6 @@ Verdicts never depend on the number of workers or on the episodes in flight.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from typing import Any
@@ -51,13 +50,14 @@ def fold_workers(config: pytest.Config, settings: Any, cpus: int | None = None) 
         return settings, None  # a worker, few enough workers, or workers on other hosts
     if config.getoption("taugepa_keep_workers") or config.getini("taugepa_keep_workers"):
         return settings, None
-    in_flight = asked * settings.concurrency
-    if settings.llm is None:
-        workers, concurrency = cpus, settings.concurrency
-        why = f"the {settings.agent} agent needs only the CPU"
+    harness = settings.harness
+    in_flight = asked * harness.concurrency
+    if harness.llm is None:
+        workers, concurrency = cpus, harness.concurrency
+        why = f"the {harness.agent} agent needs only the CPU"
     else:
         workers = max(cpus, math.ceil(in_flight / CONCURRENCY[0]))
-        concurrency = max(settings.concurrency, in_flight // workers)  # never more than asked in all
+        concurrency = max(harness.concurrency, in_flight // workers)  # never more than asked in all
         why = f"{concurrency} episodes in flight each, {workers * concurrency} in all"
     if workers >= asked:
         return settings, None
@@ -67,12 +67,12 @@ def fold_workers(config: pytest.Config, settings: Any, cpus: int | None = None) 
         f"-n {asked} on {cpus} CPUs: running {workers} worker processes ({why}); more processes than "
         f"CPUs would only add start-up. --keep-workers runs {asked}"
     )
-    return dataclasses.replace(settings, concurrency=concurrency), note
+    return settings.with_concurrency(concurrency), note
 
 
 def worker_settings(config: pytest.Config, settings: Any) -> Any:
     """On an xdist worker: the episodes in flight the controller chose (see `fold_workers`)."""
     concurrency = getattr(config, "workerinput", {}).get(CONCURRENCY_INPUT)
-    if concurrency is None or concurrency == settings.concurrency:
+    if concurrency is None or concurrency == settings.harness.concurrency:
         return settings
-    return dataclasses.replace(settings, concurrency=int(concurrency))
+    return settings.with_concurrency(int(concurrency))

@@ -38,7 +38,8 @@ def best_ms(function, repeat: int = 7) -> float:
 
 
 def bench_loading() -> None:
-    from taugepa.episode.run import EpisodeConfig, run_episode
+    from taugepa.episode.run import run_episode
+    from taugepa.episode.settings import HarnessSettings
     from taugepa.files import write_json_atomically
     from taugepa.results.scores import build_scores, episode_entry, load_scores
     from taugepa.tasks.loading import load_tasks
@@ -55,7 +56,7 @@ def bench_loading() -> None:
     )
     tasks = load_tasks([str(medium)]).tasks
     entries = [
-        episode_entry(t, run_episode(t, "policy", EpisodeConfig(agent="oracle")).to_dict()) for t in tasks
+        episode_entry(t, run_episode(t, "policy", HarnessSettings(agent="oracle")).to_dict()) for t in tasks
     ]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "scores.json"

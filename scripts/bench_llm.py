@@ -50,8 +50,8 @@ def server_stats(base_url: str) -> dict:
 
 
 def run_with_runner(tasks, wiki: str, base_url: str, cache_dir: Path, concurrency: int) -> tuple[float, list]:
-    from taugepa.episode.run import EpisodeConfig
     from taugepa.episode.runner import EpisodeJob, run_episodes
+    from taugepa.episode.settings import HarnessSettings
     from taugepa.llm.client import prepare_clients
     from taugepa.llm.config import LLMConfig
 
@@ -62,7 +62,7 @@ def run_with_runner(tasks, wiki: str, base_url: str, cache_dir: Path, concurrenc
         api_key_env=KEY_ENV,
         cache_dir=str(cache_dir),
     )
-    jobs = [EpisodeJob(task, wiki, EpisodeConfig(agent="llm", llm=llm)) for task in tasks]
+    jobs = [EpisodeJob(task, wiki, HarnessSettings(agent="llm", llm=llm)) for task in tasks]
     prepare_clients(llm)  # the one-time import of the openai SDK is not what we measure
     started = time.perf_counter()
     results = run_episodes(jobs, concurrency=concurrency)

@@ -19,14 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.tasks.gold import GoldCache
 from taugepa.tasks.loading import load_tasks
 from taugepa.world.engine import get_world
 
 
 def per_task_ms(tasks, wiki, cache) -> list[float]:
-    config = EpisodeConfig(agent="oracle")
+    config = HarnessSettings(agent="oracle")
     times = []
     for task in tasks:
         started = time.perf_counter()

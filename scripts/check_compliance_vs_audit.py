@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.protocol import INVALID
 from taugepa.rules.audit import audit_task
 from taugepa.rules.registry import RULES
@@ -45,7 +46,7 @@ def main() -> int:
     times = []
     for task in tasks:
         started = time.perf_counter()
-        result = run_episode(task, wiki, EpisodeConfig(agent="oracle"))
+        result = run_episode(task, wiki, HarnessSettings(agent="oracle"))
         times.append((time.perf_counter() - started) * 1000)
         if result.outcome == INVALID:
             continue

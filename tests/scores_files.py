@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from taugepa.cli import main
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.files import write_json_atomically
 from taugepa.results.scores import build_scores, episode_entry, run_info
 from taugepa.tasks.loading import load_tasks
@@ -22,7 +23,7 @@ def benchmark_scores(path: Path, task_file: Path, agent_by_trial: dict[int, str]
     entries = []
     for task in tasks:
         for trial, agent in sorted(agent_by_trial.items()):
-            result = run_episode(task, "policy text", EpisodeConfig(agent=agent, trial=trial))
+            result = run_episode(task, "policy text", HarnessSettings(agent=agent, trial=trial))
             entries.append(episode_entry(task, result.to_dict()))
     run = run_info(
         wiki_path="wiki.md",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from rule_scenarios import PLAYS, write_task_file
 
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
 from taugepa.episode.runner import EpisodeJob, run_episodes
+from taugepa.episode.settings import HarnessSettings
 from taugepa.optimize.reflection_records import reflective_record, reflective_records
 from taugepa.protocol import FAILED, INVALID, PASSED
 from taugepa.results.scores import episode_entry
@@ -56,7 +57,7 @@ def play(tasks, wiki, gold_cache, conduct=None, plays=None, faults=None):
     conduct, faults = conduct or Conduct(), faults or Faults()
     with ScriptedServer(tasks, conduct=conduct, plays=plays, faults=faults) as server:
         llm = scripted_llm_config(server.base_url, KEY_ENV, cache=False)
-        jobs = [EpisodeJob(task, wiki, EpisodeConfig(agent="llm", llm=llm)) for task in tasks]
+        jobs = [EpisodeJob(task, wiki, HarnessSettings(agent="llm", llm=llm)) for task in tasks]
         return {r.task_id: r for r in run_episodes(jobs, concurrency=4, gold_cache=gold_cache)}
 
 
@@ -84,7 +85,7 @@ def test_the_oracle_breaks_exactly_the_rules_the_audit_finds_in_the_gold(
     assert len(tasks) == 456
     violating = compliant = 0
     for task in tasks:
-        result = run_episode(task, wiki, EpisodeConfig(agent="oracle"), gold_cache=gold_cache)
+        result = run_episode(task, wiki, HarnessSettings(agent="oracle"), gold_cache=gold_cache)
         if result.outcome == INVALID:
             assert result.compliance == {}
             continue
@@ -295,7 +296,7 @@ def test_the_scripted_server_command_breaks_rules_from_a_plays_file(scenarios, w
     try:
         base_url = server.stdout.readline().strip()
         llm = scripted_llm_config(base_url, KEY_ENV, cache=False)
-        jobs = [EpisodeJob(scenarios["rules-2"], wiki, EpisodeConfig(agent="llm", llm=llm))]
+        jobs = [EpisodeJob(scenarios["rules-2"], wiki, HarnessSettings(agent="llm", llm=llm))]
         (result,) = run_episodes(jobs, gold_cache=gold_cache)
     finally:
         server.terminate()

@@ -15,8 +15,9 @@ from rule_scenarios import PLAYS, write_task_file
 
 from taugepa.cli import main
 from taugepa.episode.efficiency import efficiency_lines, run_efficiency
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
 from taugepa.episode.runner import EpisodeJob, run_episodes
+from taugepa.episode.settings import HarnessSettings
 from taugepa.files import write_json_atomically
 from taugepa.protocol import PASSED
 from taugepa.results.compare import compare_scores, comparison_lines
@@ -61,7 +62,7 @@ def scripted_entries(tasks, wiki, gold_cache, conduct, plays=None, cache_dir=Non
     with ScriptedServer(tasks, conduct=conduct, plays=plays) as server:
         llm = scripted_llm_config(server.base_url, KEY_ENV, cache=cache_dir is not None, cache_dir=cache_dir)
         for _ in range(runs):
-            jobs = [EpisodeJob(task, wiki, EpisodeConfig(agent="llm", llm=llm)) for task in tasks]
+            jobs = [EpisodeJob(task, wiki, HarnessSettings(agent="llm", llm=llm)) for task in tasks]
             results = run_episodes(jobs, concurrency=4, gold_cache=gold_cache)
             played.append([episode_entry(by_id[r.task_id], r.to_dict()) for r in results])
     return played if runs > 1 else played[0]
@@ -70,7 +71,7 @@ def scripted_entries(tasks, wiki, gold_cache, conduct, plays=None, cache_dir=Non
 def test_oracle_episodes_count_their_steps(v1_tasks_file, gold_cache):
     writes = write_tool_names()
     for task in load_tasks([str(v1_tasks_file)]).tasks:
-        result = run_episode(task, "wiki", EpisodeConfig(agent="oracle"), gold_cache=gold_cache)
+        result = run_episode(task, "wiki", HarnessSettings(agent="oracle"), gold_cache=gold_cache)
         figures = result.efficiency
         transferred = result.termination == "transfer"
         assert figures["agent_turns"] == result.steps == len(task.actions) + (0 if transferred else 1)

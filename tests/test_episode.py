@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
 from taugepa.tasks.gold import GoldCache
@@ -26,7 +27,7 @@ def all_tasks(synthetic_files, v1_tasks_file):
 
 
 def run(task, agent="oracle", gold_cache=None, **factories):
-    return run_episode(task, WIKI, EpisodeConfig(agent=agent), gold_cache=gold_cache, **factories)
+    return run_episode(task, WIKI, HarnessSettings(agent=agent), gold_cache=gold_cache, **factories)
 
 
 def tool_call(name, arguments, call_id="call_1"):
@@ -49,7 +50,7 @@ def scripted(*replies):
 
 def test_oracle_passes_every_valid_task_and_null_only_free_passes(all_tasks, gold_cache):
     empty = run_episode(
-        all_tasks["easy-000"], WIKI, EpisodeConfig(agent="null"), gold_cache=gold_cache
+        all_tasks["easy-000"], WIKI, HarnessSettings(agent="null"), gold_cache=gold_cache
     ).db_digest
     outcomes = {"oracle": {}, "null": {}}
     for task in all_tasks.values():
@@ -114,7 +115,7 @@ def test_max_steps_gives_no_reward_even_with_the_right_database(all_tasks, gold_
     task = all_tasks["easy-000"]  # read-only gold: the database is right from the start
     looping = [{"role": "assistant", "tool_calls": [tool_call("list_all_airports", "{}")]}] * 40
     result = run_episode(
-        task, WIKI, EpisodeConfig(agent="oracle", max_steps=5), gold_cache=gold_cache, **scripted(*looping)
+        task, WIKI, HarnessSettings(agent="oracle", max_steps=5), gold_cache=gold_cache, **scripted(*looping)
     )
     assert result.outcome == FAILED and result.termination == "max_steps" and result.steps == 5
     assert "did not end properly (max steps)" in result.feedback
@@ -187,6 +188,6 @@ def test_infrastructure_errors_are_not_agent_failures(all_tasks, gold_cache):
 
 def test_config_is_validated():
     with pytest.raises(ConfigError, match="unknown agent 'gpt'"):
-        EpisodeConfig(agent="gpt")
+        HarnessSettings(agent="gpt")
     with pytest.raises(ConfigError, match="at least 1"):
-        EpisodeConfig(agent="oracle", max_steps=0)
+        HarnessSettings(agent="oracle", max_steps=0)

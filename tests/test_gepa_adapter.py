@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from taugepa.episode.settings import HarnessSettings
 from taugepa.optimize.adapter import (
     WIKI_COMPONENT,
-    HarnessSettings,
     InProcessEvaluator,
     PytestEvaluator,
     WikiAdapter,

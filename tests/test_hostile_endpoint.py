@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.episode.user_sim import user_system_prompt
 from taugepa.errors import ConfigError
 from taugepa.llm.client import ChatClient, RequestFailed
@@ -82,7 +83,7 @@ def test_an_episode_whose_endpoint_trickles_is_an_infrastructure_error(tasks, mo
     monkeypatch.setenv(KEY_ENV, KEY)
     with ScriptedServer(tasks, hostile=Hostile(wire="endless_chunked", interval=0.1)) as server:
         llm = scripted_llm_config(server.base_url, KEY_ENV, cache=False, timeout=DEADLINE, max_retries=0)
-        result = run_episode(tasks[0], "policy", EpisodeConfig(llm=llm), gold_cache=GoldCache(tmp_path))
+        result = run_episode(tasks[0], "policy", HarnessSettings(llm=llm), gold_cache=GoldCache(tmp_path))
     assert result.outcome == ERROR and result.score is None
     assert result.feedback.startswith("Infrastructure error (not the agent's fault): the user model")
     assert result.feedback.endswith("failed 1 time(s); last: no answer within 2 s")

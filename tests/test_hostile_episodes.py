@@ -20,7 +20,8 @@ from hostile_strategies import HOSTILE_SETTINGS, SURROGATE, hostile_text
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.files import write_json_atomically
 from taugepa.guards.limits import MAX_TOOL_ARGUMENT_CHARS
 from taugepa.protocol import ERROR, OUTCOMES
@@ -111,7 +112,7 @@ def play(task, hostile, cache_dir, gold):
         llm = scripted_llm_config(
             server.base_url, KEY_ENV, cache_dir=cache_dir, timeout=DEADLINE, max_retries=1, retry_delay=0.01
         )
-        config = EpisodeConfig(llm=llm, max_steps=12)
+        config = HarnessSettings(llm=llm, max_steps=12)
         first = run_episode(task, "Airline policy.", config, gold_cache=gold)
         again = run_episode(task, "Airline policy.", config, gold_cache=gold)  # from the cache
     return first, again

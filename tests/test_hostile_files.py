@@ -19,7 +19,8 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from scores_files import benchmark_scores
 
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError, TaugepaError
 from taugepa.files import write_json_atomically
 from taugepa.guards.limits import MAX_WIKI_BYTES
@@ -81,7 +82,7 @@ def use_tasks(v1_tasks, folder):
         for task in collection.tasks[:2]:
             json.dumps(task.to_v1_dict(), ensure_ascii=False).encode("utf-8")  # storable text
             cache.get(task)  # the gold cache writes the task's outcome
-            result = run_episode(task, "policy", EpisodeConfig(agent="oracle"), gold_cache=cache)
+            result = run_episode(task, "policy", HarnessSettings(agent="oracle"), gold_cache=cache)
             assert result.outcome in ("passed", "failed", "invalid")
 
     return use

@@ -16,7 +16,7 @@ PACKAGES = ("taugepa", "pytest_taugepa")
 MAX_LINES = 500
 
 # What each part of taugepa may import, besides itself and the base modules
-# (taugepa.errors, .files, .protocol, ._lazy, ._quiet, ._imports, and the input guards in
+# (taugepa.errors, .files, .options, .protocol, ._lazy, ._quiet, ._imports, and the input guards in
 # taugepa.guards). Read top to bottom: the one path.
 LAYERS: dict[str, set[str]] = {
     "world": set(),
@@ -35,6 +35,7 @@ BASE = {
     "taugepa",
     "taugepa.errors",
     "taugepa.files",
+    "taugepa.options",
     "taugepa.protocol",
     "taugepa._lazy",
     "taugepa._quiet",

@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
 from taugepa.episode.runner import CostBudget, EpisodeJob, NotStarted, run_episodes
+from taugepa.episode.settings import HarnessSettings
 from taugepa.episode.user_sim import (
     AGENT_GREETING,
     LLMUserSimulator,
@@ -56,7 +57,7 @@ def expected(tasks, gold_cache):
 
 
 def run(tasks, wiki, llm, gold_cache, concurrency=16, trial=0, **options):
-    jobs = [EpisodeJob(t, wiki, EpisodeConfig(agent="llm", llm=llm, trial=trial)) for t in tasks]
+    jobs = [EpisodeJob(t, wiki, HarnessSettings(agent="llm", llm=llm, trial=trial)) for t in tasks]
     return run_episodes(jobs, concurrency=concurrency, gold_cache=gold_cache, **options)
 
 
@@ -197,7 +198,7 @@ def test_a_missing_key_is_reported_before_any_episode(tasks, wiki, gold_cache, m
 
 def test_an_llm_episode_needs_llm_settings(tasks, wiki, gold_cache):
     with pytest.raises(ConfigError, match="--agent-model"):
-        run_episode(tasks[0], wiki, EpisodeConfig(agent="llm"), gold_cache=gold_cache)
+        run_episode(tasks[0], wiki, HarnessSettings(agent="llm"), gold_cache=gold_cache)
 
 
 def test_the_user_simulator_prompt_holds_the_instruction_verbatim(tasks):

@@ -179,7 +179,7 @@ def test_persistent_infrastructure_errors_fail_loudly(tasks, tmp_path, monkeypat
         (["--budget", "10"], "cannot pay for one iteration"),
         (["--budget", "0"], "--budget must be at least 1"),
         (["--val-size", "400"], "leaves no training task"),
-        (["--task-filter", "violates"], "--task-filter must be clean, compliant or all"),
+        (["--task-filter", "violates"], "--task-filter 'violates': choose one of clean, compliant, all"),
     ],
 )
 def test_bad_input_is_one_line(server, tmp_path, capsys, args, message):

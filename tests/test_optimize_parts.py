@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from taugepa.cli import main
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError
 from taugepa.optimize.components import (
     SECTION_PREFIX,
@@ -168,7 +169,7 @@ def test_tool_descriptions_reach_the_agent_and_bad_files_are_one_line(tasks, tmp
     run_episode(
         tasks[0],
         "wiki",
-        EpisodeConfig(agent="oracle", tool_descriptions=(("cancel_reservation", hint),)),
+        HarnessSettings(agent="oracle", tool_descriptions=(("cancel_reservation", hint),)),
         make_agent=lambda task, wiki, config, tools: seen.append(tools) or _NullAgent(),
     )
     assert {t["function"]["name"]: t["function"]["description"] for t in seen[0]}[

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.optimize.reflection_records import MAX_CALLS, reflective_record, reflective_records
 from taugepa.results.scores import episode_entry
 from taugepa.tasks.loading import load_tasks
 
 
 def entries(tasks, agent):
-    return [episode_entry(t, run_episode(t, "wiki", EpisodeConfig(agent=agent)).to_dict()) for t in tasks]
+    return [episode_entry(t, run_episode(t, "wiki", HarnessSettings(agent=agent)).to_dict()) for t in tasks]
 
 
 def test_failure_record_names_what_went_wrong(v1_tasks_file):

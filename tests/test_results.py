@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from taugepa.episode.run import EpisodeConfig, run_episode
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically
 from taugepa.results.gates import min_pass_rate_breach, parse_rate, regression_breach
@@ -21,7 +22,7 @@ def v1_tasks(v1_tasks_file):
 
 def entries_for(tasks, agent, trials=1):
     return [
-        episode_entry(task, run_episode(task, "wiki", EpisodeConfig(agent=agent, trial=trial)).to_dict())
+        episode_entry(task, run_episode(task, "wiki", HarnessSettings(agent=agent, trial=trial)).to_dict())
         for task in tasks
         for trial in range(trials)
     ]

@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from taugepa.episode.options import HARNESS_OPTIONS, TASK_OPTIONS
+from taugepa.options import add_arguments, pick
+
 FAIL_LEVELS = ("definite", "possible", "defect")
 DEFAULT_OUT = "taugepa-audit.json"
 
@@ -18,17 +21,11 @@ def register(subparsers: Any) -> None:
         "policy rules and the instruction against the gold, and write a JSON audit file (per task and "
         "finding), a Markdown summary and a terminal summary.",
     )
-    parser.add_argument(
-        "--tasks",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="task file, glob or built-in set (repeatable; NAME=PATH names the set)",
-    )
-    parser.add_argument(
-        "--wiki",
-        metavar="POLICY",
-        help="the policy the tasks should follow (default: tau2's airline policy, the engine's)",
+    (tasks,) = pick(TASK_OPTIONS, "tasks")
+    (wiki,) = pick(HARNESS_OPTIONS, "wiki")
+    add_arguments(
+        parser,
+        [tasks, wiki.variant(help="the policy the tasks should follow (default: tau2's airline policy)")],
     )
     parser.add_argument(
         "--out",
@@ -73,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(out, "--out")
     md_path = Path(args.markdown) if args.markdown else out.with_suffix(".md")
     check_output_file(md_path, "--markdown")
-    collection = load_tasks(args.tasks)
+    collection = load_tasks(args.tasks or [])
     report = audit_tasks(collection.tasks, policy, sources=collection.sources)
     report.write(out)
     from taugepa.files import write_text_atomically

@@ -15,7 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from taugepa.episode.options import HARNESS_OPTIONS, TASK_OPTIONS
 from taugepa.llm.settings import add_llm_arguments
+from taugepa.options import LIST, add_arguments, pick
 
 SIGNIFICANTLY_WORSE = 1
 
@@ -33,27 +35,22 @@ def register(subparsers: Any) -> None:
         metavar="SCORES.json",
         help="scores files of the baseline and the candidate run (in that order)",
     )
-    parser.add_argument(
-        "--wiki",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="instead of scores files: the baseline and the candidate wiki (give twice)",
+    (wiki,) = pick(HARNESS_OPTIONS, "wiki")
+    add_arguments(
+        parser,
+        [
+            wiki.variant(
+                kind=LIST, help="instead of scores files: the baseline and the candidate wiki (give twice)"
+            )
+        ],
     )
-    parser.add_argument(
-        "--tasks",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="with --wiki: task file, glob or built-in set (default taugepa-airline)",
+    add_arguments(
+        parser.add_argument_group("with --wiki: the benchmark runs"),
+        [
+            *pick(TASK_OPTIONS, "tasks"),
+            *pick(HARNESS_OPTIONS, "agent", "tool_descriptions", "trials", "max_steps", "think_tool"),
+        ],
     )
-    parser.add_argument(
-        "--agent",
-        default="llm",
-        choices=("llm", "oracle", "null"),
-        help="with --wiki: who plays the agent (default llm)",
-    )
-    parser.add_argument("--trials", type=int, default=1, help="with --wiki: episodes per task (default 1)")
     parser.add_argument(
         "--out-dir",
         default="taugepa-compare",
@@ -78,32 +75,30 @@ def register(subparsers: Any) -> None:
 
 def _run_both(args: argparse.Namespace) -> tuple[Any, Any]:
     """Run the benchmark with each wiki; return the two loaded scores files."""
+    from taugepa.episode.options import resolve_harness, resolve_tasks
+    from taugepa.episode.runner import run_tasks
     from taugepa.errors import ConfigError, Interrupted
     from taugepa.files import write_json_atomically
-    from taugepa.guards.limits import TRIALS, check_range
     from taugepa.guards.output_paths import check_output_dir
-    from taugepa.llm.settings import llm_settings_from_args
-    from taugepa.optimize.adapter import HarnessSettings
-    from taugepa.results.benchmark_run import benchmark_scores
+    from taugepa.options import args_lookup
+    from taugepa.results.benchmark_run import run_scores
     from taugepa.results.scores import load_scores
-    from taugepa.tasks.loading import DEFAULT_TASK_SET, load_tasks
+    from taugepa.tasks.loading import load_tasks
     from taugepa.world.policy import read_wiki
 
     if len(args.wiki) != 2:
         raise ConfigError("give two scores files, or --wiki twice (baseline, then candidate) with --tasks")
-    check_range("--trials", args.trials, 1, TRIALS)
     check_output_dir(Path(args.out_dir), "--out-dir")
-    settings = llm_settings_from_args(args, agent=args.agent)  # --seed is also the models' seed
-    harness = HarnessSettings(
-        agent=args.agent, llm=settings.llm, trials=args.trials, concurrency=settings.concurrency
-    )
+    lookup = args_lookup(args)
+    harness = resolve_harness(lookup)  # --seed is also the models' seed
     wikis = [(path, read_wiki(Path(path))) for path in args.wiki]
-    collection = load_tasks(args.tasks or [DEFAULT_TASK_SET])
+    collection = load_tasks(resolve_tasks(lookup).specs)
     loaded = []
     for label, (path, text) in zip(("baseline", "candidate"), wikis, strict=True):
         out = Path(args.out_dir) / f"{label}.json"
-        print(f"running {len(collection.tasks)} tasks x {args.trials} trials with {path} -> {out}")
-        scores = benchmark_scores(collection.tasks, collection.sources, text, path, harness)
+        print(f"running {len(collection.tasks)} tasks x {harness.trials} trials with {path} -> {out}")
+        run = run_tasks(collection.tasks, text, harness)
+        scores = run_scores(run, harness, collection.sources, text, path)
         write_json_atomically(out, scores)
         stopped = scores.get("interrupted")
         if stopped:

@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from taugepa.episode.options import HARNESS_OPTIONS
+from taugepa.options import add_arguments, pick
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -19,11 +22,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--n", type=int, required=True, help="how many tasks")
     parser.add_argument("--seed", type=int, required=True, help="random seed (same seed, same tasks)")
     parser.add_argument("--out", required=True, metavar="TASKS.json", help="where to write the tasks")
-    parser.add_argument(
-        "--wiki",
-        metavar="POLICY",
-        help="the policy the gold follows (default: tau2's airline policy, the engine's)",
-    )
+    (wiki,) = pick(HARNESS_OPTIONS, "wiki")
+    add_arguments(parser, [wiki.variant(help="the policy the gold follows (default: tau2's airline policy)")])
     parser.set_defaults(handler=run)
 
 

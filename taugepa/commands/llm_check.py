@@ -30,11 +30,12 @@ def run(args: argparse.Namespace) -> int:
     from taugepa.errors import InfrastructureError
     from taugepa.llm.client import client_for
     from taugepa.llm.config import public_url
-    from taugepa.llm.settings import llm_settings_from_args
+    from taugepa.llm.settings import resolve_llm_settings
     from taugepa.llm.usage import format_cost
+    from taugepa.options import args_lookup
     from taugepa.world.engine import get_world
 
-    llm = llm_settings_from_args(args).llm
+    llm = resolve_llm_settings(args_lookup(args), agent="llm").llm
     assert llm is not None
     llm = dataclasses.replace(llm, cache=False)
     tools = get_world().tool_schemas()

@@ -13,7 +13,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from taugepa.episode.options import HARNESS_OPTIONS, TASK_OPTIONS
 from taugepa.llm.settings import add_llm_arguments
+from taugepa.options import add_arguments, pick
 
 DEFAULT_RUN_DIR = "taugepa-optimize"
 
@@ -25,19 +27,18 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--tasks",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="task file, glob or built-in set (repeatable; default taugepa-airline)",
-    )
-    parser.add_argument("--wiki", help="the seed wiki (default: tau2's airline policy)")
-    parser.add_argument(
-        "--agent",
-        default="llm",
-        choices=("llm", "oracle", "null"),
-        help="who plays the agent (default llm; oracle/null only exercise the plumbing)",
+    tasks, task_filter, audit = pick(TASK_OPTIONS, "tasks", "task_filter", "audit")
+    wiki, agent = pick(HARNESS_OPTIONS, "wiki", "agent")
+    add_arguments(
+        parser,
+        [
+            tasks,
+            task_filter.variant(help="audit status of the tasks to use: clean (default), compliant or all"),
+            audit.variant(help="an audit file (taugepa audit) instead of auditing against --wiki"),
+            wiki.variant(help="the seed wiki (default: tau2's airline policy)"),
+            agent.variant(help="who plays the agent (default llm; oracle/null only exercise the plumbing)"),
+            *pick(HARNESS_OPTIONS, "trials", "max_steps", "think_tool"),
+        ],
     )
     parser.add_argument("--reflection-model", help="the model that proposes new wikis (GEPA's reflection)")
     parser.add_argument("--reflection-base-url", help="its endpoint (default: --base-url)")
@@ -53,7 +54,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--minibatch-size", type=int, default=3, help="training tasks per iteration (default 3)"
     )
-    parser.add_argument("--trials", type=int, default=1, help="episodes per task and candidate (default 1)")
     parser.add_argument("--val-size", type=int, default=20, help="validation tasks (default 20)")
     parser.add_argument("--train-size", type=int, help="training tasks (default: all the others)")
     parser.add_argument(
@@ -64,14 +64,6 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_RUN_DIR,
         help=f"where state and outputs go; rerun to resume (default ./{DEFAULT_RUN_DIR})",
     )
-    parser.add_argument(
-        "--task-filter",
-        default="clean",
-        help="audit status of the tasks to use: clean (default), compliant or all",
-    )
-    parser.add_argument("--audit", help="an audit file (taugepa audit) instead of auditing against --wiki")
-    parser.add_argument("--max-steps", type=int, default=30, help="agent steps per episode (default 30)")
-    parser.add_argument("--no-think-tool", action="store_true", help="do not offer the no-op think tool")
     parser.add_argument(
         "--evaluate-with",
         default="process",
@@ -162,38 +154,31 @@ def _temperature(value: str) -> float | None:
 
 
 def build_settings(args: argparse.Namespace) -> Any:
+    from taugepa.episode.options import resolve_harness, resolve_tasks, resolve_wiki
     from taugepa.errors import ConfigError
     from taugepa.guards import limits
     from taugepa.guards.output_paths import check_output_dir
-    from taugepa.llm.settings import llm_settings_from_args
     from taugepa.optimize.components import COMPONENT_MODES, SELECTORS
     from taugepa.optimize.curriculum import CURRICULA
-    from taugepa.optimize.evaluators import HarnessSettings
     from taugepa.optimize.reflection_model import ReflectionSettings
     from taugepa.optimize.settings import OptimizeSettings
     from taugepa.optimize.tracking import TRACKERS
+    from taugepa.options import args_lookup, switch
     from taugepa.rules.compliance import objective_score
-    from taugepa.tasks.loading import DEFAULT_TASK_SET
-    from taugepa.world.engine import DEFAULT_POLICY_PATH
-    from taugepa.world.policy import read_wiki
 
     if args.violation_penalty < 0:
         raise ConfigError(f"--violation-penalty must be 0 or more, got {args.violation_penalty:g}")
     for flag, value, limit in (
         ("--budget", args.budget, limits.BUDGET),
         ("--minibatch-size", args.minibatch_size, limits.MINIBATCH),
-        ("--trials", args.trials, limits.TRIALS),
         ("--val-size", args.val_size, limits.SET_SIZE),
         ("--train-size", args.train_size, limits.SET_SIZE),
-        ("--max-steps", args.max_steps, limits.MAX_STEPS),
         ("--max-merges", args.max_merges, limits.MERGES),
         ("--test-trials", args.test_trials, limits.TRIALS),
     ):
         _positive(value, flag, limit)
     limits.check_range("--pytest-workers", args.pytest_workers, 0, limits.WORKERS)
     check_output_dir(Path(args.run_dir), "--run-dir")
-    if args.task_filter not in ("clean", "compliant", "all"):
-        raise ConfigError(f"--task-filter must be clean, compliant or all, got {args.task_filter!r}")
     for flag, value, allowed in (
         ("--components", args.components, COMPONENT_MODES),
         ("--component-selector", args.component_selector, SELECTORS),
@@ -213,10 +198,12 @@ def build_settings(args: argparse.Namespace) -> Any:
     limits.check_range("--seed", seed, -limits.SEED[0] - 1, limits.SEED)
     if not args.reflection_model:
         raise ConfigError("pass --reflection-model NAME: the model that proposes new wikis (e.g. gpt-4o)")
-    llm_settings = llm_settings_from_args(args, agent=args.agent)
-    llm = llm_settings.llm
-    wiki_path = Path(args.wiki) if args.wiki else Path(DEFAULT_POLICY_PATH)
-    seed_wiki = read_wiki(wiki_path)
+    lookup = args_lookup(args)
+    tasks = resolve_tasks(lookup, default_filter="clean", filters=("clean", "compliant", "all"))
+    wiki_path, seed_wiki = resolve_wiki(lookup)
+    # a candidate is judged against the seed wiki's rules, so it cannot edit a rule away
+    harness = resolve_harness(lookup).replace(compliance_policy=seed_wiki)
+    llm = harness.llm
     temperature = _temperature(args.reflection_temperature)
     reflection = ReflectionSettings(
         model=args.reflection_model,
@@ -226,22 +213,13 @@ def build_settings(args: argparse.Namespace) -> Any:
         or "OPENAI_API_KEY",
         temperature=temperature,
         seed=seed,
-        cache=not args.no_llm_cache,
+        cache=switch(args.use_llm_cache, default=True),
         cache_dir=llm.cache_dir if llm else None,
         prices=llm.prices if llm else (),
     )
-    harness = HarnessSettings(
-        agent=args.agent,
-        llm=llm,
-        trials=args.trials,
-        max_steps=args.max_steps,
-        think_tool=not args.no_think_tool,
-        concurrency=llm_settings.concurrency,
-        compliance_policy=seed_wiki,
-    )
     penalty = args.violation_penalty
     return OptimizeSettings(
-        task_specs=tuple(args.tasks) or (DEFAULT_TASK_SET,),
+        tasks=tasks,
         seed_wiki=seed_wiki,
         seed_wiki_path=str(wiki_path),
         harness=harness,
@@ -252,12 +230,9 @@ def build_settings(args: argparse.Namespace) -> Any:
         val_size=args.val_size,
         train_size=args.train_size,
         seed=seed,
-        task_filter=args.task_filter,
-        audit_path=Path(args.audit) if args.audit else None,
         evaluate_with=args.evaluate_with,
         pytest_workers=args.pytest_workers,
         benchmarks_dir=Path(args.benchmarks) if args.benchmarks else None,
-        max_cost=llm_settings.max_cost,
         objective=(lambda entry: objective_score(entry, penalty)) if penalty else None,
         objective_name=f"pass - {penalty:g} x definite violations" if penalty else "pass",
         components=args.components,

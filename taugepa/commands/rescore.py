@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from taugepa.episode.options import HARNESS_OPTIONS
+from taugepa.options import add_arguments, pick
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -25,9 +28,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--scores-out", required=True, metavar="SCORES.json", help="where to write the scores file"
     )
-    parser.add_argument(
-        "--no-think-tool", action="store_true", help="do not offer tau-bench v1's no-op `think` tool"
-    )
+    add_arguments(parser, pick(HARNESS_OPTIONS, "think_tool"))
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 if any verdict disagrees with the record"
     )
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         collection.tasks,
         source_format=source_format,
         where=args.results,
-        think_tool=not args.no_think_tool,
+        think_tool=args.think_tool is not False,
     )
     prompts = result.system_prompts
     trials = len({entry["trial"] for entry in result.entries})
@@ -62,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
         wiki_text=prompts[0] if len(prompts) == 1 else "\n\n".join(prompts),
         agent="replay",
         trials=trials,
-        max_steps=None,  # type: ignore[arg-type]  # the recorded runs' limit, not ours
-        think_tool=not args.no_think_tool,
+        max_steps=None,  # the recorded runs' limit, not ours
+        think_tool=args.think_tool is not False,
         task_sources=collection.sources,
         extra={
             "rescored_from": {

@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from taugepa.episode.options import TASK_OPTIONS
+from taugepa.options import add_arguments, pick
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "tasks", help="list built-in task sets, or the tasks of --tasks specs with their ids"
     )
-    parser.add_argument(
-        "--tasks",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="task file, glob or built-in set (repeatable; NAME=PATH names the set)",
-    )
+    add_arguments(parser, pick(TASK_OPTIONS, "tasks"))
     parser.set_defaults(handler=run)
 
 

@@ -17,10 +17,10 @@ from typing import Any
 from taugepa.episode.builtin_agents import NullAgent, OracleAgent, ScriptedUser
 from taugepa.episode.efficiency import episode_efficiency
 from taugepa.episode.scoring import expected_writes, score_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.guards.limits import MAX_TOOL_ARGUMENT_CHARS, MAX_TOOL_ARGUMENT_DEPTH, MAX_TOOL_NAME_CHARS
 from taugepa.guards.safe_json import UnsafeJSON, nesting_depth, parse_json
-from taugepa.llm.config import LLMConfig
 from taugepa.llm.usage import UsageMeter
 from taugepa.protocol import ERROR, INVALID, Agent, Message, ToolCallRecord, UserSimulator, has_stop_marker
 from taugepa.rules.compliance import ComplianceMonitor, policy_for
@@ -28,39 +28,9 @@ from taugepa.tasks.gold import Gold, GoldCache, default_gold_cache
 from taugepa.tasks.model import Task
 from taugepa.world.engine import TRANSFER_TOOL, AirlineWorld, Engine, get_world
 
-AGENT_KINDS = ("llm", "oracle", "null")
-DEFAULT_MAX_STEPS = 30  # tau-bench v1's default
 ONE_CALL_PER_TURN = (
     "Error: only one tool call per message is executed; this call was skipped. Call the tools one at a time."
 )
-
-
-@dataclass(frozen=True)
-class EpisodeConfig:
-    """How to run an episode: who plays the agent, the limits, the trial number, the models."""
-
-    agent: str = "llm"
-    max_steps: int = DEFAULT_MAX_STEPS
-    think_tool: bool = True
-    trial: int = 0
-    llm: LLMConfig | None = None  # models and endpoints; needed when agent is "llm"
-    # The policy text the agent's compliance is judged against (None: the wiki it runs with).
-    # An optimizer passes the seed policy, so that a candidate cannot edit a rule away.
-    compliance_policy: str | None = None
-    # Tool descriptions the agent sees instead of tau2's, as sorted (tool, description) pairs
-    # (taugepa.world.tool_descriptions); None: tau2's own.
-    tool_descriptions: tuple[tuple[str, str], ...] | None = None
-
-    @property
-    def seed(self) -> int | None:
-        """The seed this trial's models sample with (None without LLMs)."""
-        return self.llm.trial_seed(self.trial) if self.llm and self.agent == "llm" else None
-
-    def __post_init__(self) -> None:
-        if self.agent not in AGENT_KINDS:
-            raise ConfigError(f"unknown agent '{self.agent}': choose one of {', '.join(AGENT_KINDS)}")
-        if self.max_steps < 1:
-            raise ConfigError(f"max steps must be at least 1, got {self.max_steps}")
 
 
 @dataclass
@@ -122,11 +92,11 @@ def _plain_copy(value: Any) -> Any:
     return value
 
 
-AgentFactory = Callable[[Task, str, EpisodeConfig, list[dict[str, Any]]], Agent]
-UserFactory = Callable[[Task, EpisodeConfig], UserSimulator]
+AgentFactory = Callable[[Task, str, HarnessSettings, list[dict[str, Any]]], Agent]
+UserFactory = Callable[[Task, HarnessSettings], UserSimulator]
 
 
-def builtin_agent(task: Task, wiki: str, config: EpisodeConfig, tools: list[dict[str, Any]]) -> Agent:
+def builtin_agent(task: Task, wiki: str, config: HarnessSettings, tools: list[dict[str, Any]]) -> Agent:
     if config.agent == "oracle":
         return OracleAgent(task)
     if config.agent == "null":
@@ -136,7 +106,7 @@ def builtin_agent(task: Task, wiki: str, config: EpisodeConfig, tools: list[dict
     return make_llm_agent(task, wiki, _with_llm(config), tools)
 
 
-def builtin_user(task: Task, config: EpisodeConfig) -> UserSimulator:
+def builtin_user(task: Task, config: HarnessSettings) -> UserSimulator:
     """The LLM user simulator for LLM agents; a scripted user for the built-in agents."""
     if config.agent != "llm":
         return ScriptedUser(task)
@@ -145,16 +115,16 @@ def builtin_user(task: Task, config: EpisodeConfig) -> UserSimulator:
     return make_llm_user(task, _with_llm(config))
 
 
-def _with_llm(config: EpisodeConfig) -> EpisodeConfig:
+def _with_llm(config: HarnessSettings) -> HarnessSettings:
     if config.llm is None:
-        raise ConfigError("the llm agent needs models: pass --agent-model NAME (EpisodeConfig.llm)")
+        raise ConfigError("the llm agent needs models: pass --agent-model NAME (HarnessSettings.llm)")
     return config
 
 
 def run_episode(
     task: Task,
     wiki: str,
-    config: EpisodeConfig,
+    config: HarnessSettings,
     *,
     make_agent: AgentFactory = builtin_agent,
     make_user: UserFactory = builtin_user,
@@ -193,7 +163,7 @@ def run_episode(
 def _play(
     task: Task,
     wiki: str,
-    config: EpisodeConfig,
+    config: HarnessSettings,
     gold: Gold,
     world: AirlineWorld,
     make_agent: AgentFactory,

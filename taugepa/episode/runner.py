@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taugepa.episode.run import EpisodeConfig, EpisodeResult, builtin_agent, builtin_user, run_episode
+from taugepa.episode.run import EpisodeResult, builtin_agent, builtin_user, run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import InfrastructureError, Interrupted, TaugepaError
 from taugepa.files import write_json_atomically
 from taugepa.llm.client import prepare_clients
@@ -31,11 +33,11 @@ from taugepa.tasks.model import Task
 
 @dataclass(frozen=True)
 class EpisodeJob:
-    """One episode to run: a task, the wiki to run it with, and its configuration (trial...)."""
+    """One episode to run: a task, the wiki to run it with, and its settings (for its trial)."""
 
     task: Task
     wiki: str
-    config: EpisodeConfig
+    config: HarnessSettings
 
     @property
     def key(self) -> tuple[str, int]:
@@ -270,3 +272,53 @@ def run_episodes(
         finished = [(job, r) for job, r in results if isinstance(r, EpisodeResult)]
         raise Interrupted(done=finished + stop.done, planned=stop.planned) from None
     return [result for _, result in results]
+
+
+def iter_jobs(jobs: Sequence[EpisodeJob], concurrency: int) -> Iterator[tuple[EpisodeJob, EpisodeResult]]:
+    """`iter_episodes`, where every job must start: each result in job order as soon as it is there.
+
+    So a caller can keep every finished episode even if the run is interrupted later (close
+    the iterator, or let it be collected, to stop the episodes still in flight).
+    """
+    for job, result in iter_episodes(jobs, concurrency):
+        if isinstance(result, NotStarted):
+            where = f"{job.task.id}#{job.config.trial}"
+            raise InfrastructureError(f"episode {where} was not run: {result.reason}")
+        yield job, result
+
+
+@dataclass
+class FinishedRun:
+    """The episodes of a run of tasks, in task and trial order; `interrupted` if Ctrl-C cut it short."""
+
+    episodes: list[tuple[EpisodeJob, EpisodeResult]]
+    started: float
+    planned: int
+    interrupted: dict[str, Any] | None = field(default=None)
+
+
+def run_tasks(tasks: Sequence[Task], wiki: str, settings: HarnessSettings) -> FinishedRun:
+    """Run every task `settings.trials` times with `wiki`, `settings.concurrency` at once.
+
+    On Ctrl-C it returns the episodes that finished, with `interrupted` set (as the pytest
+    plugin records it): the caller must check it and stop.
+    """
+    started = time.time()
+    jobs = [
+        EpisodeJob(task, wiki, settings.for_trial(trial))
+        for task in tasks
+        for trial in range(settings.trials)
+    ]
+    done: list[tuple[EpisodeJob, EpisodeResult]] = []
+    try:
+        done.extend(iter_jobs(jobs, settings.concurrency))
+    except Interrupted as stop:  # Ctrl-C: keep what finished, marked as such (the caller stops)
+        order = {job.key: position for position, job in enumerate(jobs)}
+        finished = sorted(done + stop.done, key=lambda pair: order[pair[0].key])
+        interrupted = {
+            "reason": "interrupted by the user (Ctrl-C)",
+            "episodes_done": len(finished),
+            "episodes_planned": len(jobs),
+        }
+        return FinishedRun(finished, started, len(jobs), interrupted)
+    return FinishedRun(done, started, len(jobs))

@@ -20,7 +20,6 @@ _EXPORTS = {
     "ComponentSet": "taugepa.optimize.components",
     "EasyFirstSampler": "taugepa.optimize.curriculum",
     "WikiAdapter": "taugepa.optimize.adapter",
-    "HarnessSettings": "taugepa.optimize.evaluators",
     "TRANSFER_FILES": "taugepa.optimize.transfer",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -23,11 +23,9 @@ from taugepa.optimize.components import WIKI_COMPONENT, ComponentSet
 from taugepa.optimize.evaluators import (
     EpisodeStore,
     EvaluationFailed,
-    HarnessSettings,
     InProcessEvaluator,
     PytestEvaluator,
     default_benchmarks_dir,
-    llm_flags,
     valid_tasks,
 )
 from taugepa.protocol import INVALID
@@ -122,11 +120,9 @@ __all__ = [
     "WIKI_COMPONENT",
     "EpisodeStore",
     "EvaluationFailed",
-    "HarnessSettings",
     "InProcessEvaluator",
     "PytestEvaluator",
     "WikiAdapter",
     "default_benchmarks_dir",
-    "llm_flags",
     "valid_tasks",
 ]

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taugepa.episode.run import EpisodeConfig, EpisodeResult
-from taugepa.episode.runner import EpisodeJob
+from taugepa.episode.options import harness_arguments
+from taugepa.episode.run import EpisodeResult
+from taugepa.episode.runner import EpisodeJob, iter_jobs
+from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.files import write_json_atomically, write_text_atomically
-from taugepa.llm.config import LLMConfig
 from taugepa.protocol import ERROR, OUTCOMES
-from taugepa.results.benchmark_run import iter_jobs
 from taugepa.results.scores import episode_entry, load_scores, to_evaluation_batch
 from taugepa.tasks.gold import default_gold_cache
 from taugepa.tasks.model import Task
@@ -44,48 +44,6 @@ Descriptions = Mapping[str, str] | None
 
 class EvaluationFailed(InfrastructureError):
     """Episodes kept failing for reasons outside the agent: the candidate cannot be scored."""
-
-
-@dataclass(frozen=True)
-class HarnessSettings:
-    """How candidates are evaluated: the same settings a benchmark run takes."""
-
-    agent: str = "llm"
-    llm: LLMConfig | None = None
-    trials: int = 1
-    max_steps: int = 30
-    think_tool: bool = True
-    concurrency: int = 8
-    infra_rounds: int = 2  # extra rounds for episodes that ended in an infrastructure error
-    # The policy the agent's compliance is judged against (None: the wiki it runs with). An
-    # optimizer passes the seed wiki, so that a candidate cannot edit a rule away.
-    compliance_policy: str | None = None
-
-    def episode_config(self, trial: int, tool_descriptions: Descriptions = None) -> EpisodeConfig:
-        return EpisodeConfig(
-            agent=self.agent,
-            max_steps=self.max_steps,
-            think_tool=self.think_tool,
-            trial=trial,
-            llm=self.llm,
-            compliance_policy=self.compliance_policy,
-            tool_descriptions=as_pairs(tool_descriptions),
-        )
-
-    def fingerprint(self) -> dict[str, Any]:
-        """What decides an episode besides the task and the wiki (no secrets: key *names* only)."""
-        return {
-            "agent": self.agent,
-            "llm": self.llm.describe() if self.llm else None,
-            "prices": list(self.llm.prices) if self.llm else [],
-            "max_steps": self.max_steps,
-            "think_tool": self.think_tool,
-            "compliance_policy_sha256": (
-                hashlib.sha256(self.compliance_policy.encode()).hexdigest()
-                if self.compliance_policy
-                else None
-            ),
-        }
 
 
 class EpisodeStore:
@@ -143,6 +101,7 @@ class InProcessEvaluator:
 
     settings: HarnessSettings
     store: EpisodeStore | None = None
+    infra_rounds: int = 2  # extra rounds for episodes that ended in an infrastructure error
     episodes_run: int = 0
     cost_usd: float = 0.0
     cost_known: bool = True
@@ -154,6 +113,7 @@ class InProcessEvaluator:
         """Every trial of every task, as scores-file entries, keyed by task id."""
         entries: dict[tuple[str, int], dict[str, Any]] = {}
         pending = []
+        settings = self.settings.replace(tool_descriptions=as_pairs(tool_descriptions))
         unique = {task.id: task for task in tasks}.values()  # a batch may name a task twice (GEPA pads)
         for task in unique:
             for trial in range(self.settings.trials):
@@ -161,9 +121,8 @@ class InProcessEvaluator:
                 if stored is not None:
                     entries[(task.id, trial)] = stored
                 else:
-                    config = self.settings.episode_config(trial, tool_descriptions)
-                    pending.append(EpisodeJob(task, wiki, config))
-        for _round in range(self.settings.infra_rounds + 1):
+                    pending.append(EpisodeJob(task, wiki, settings.for_trial(trial)))
+        for _round in range(self.infra_rounds + 1):
             if not pending:
                 break
             failed = []
@@ -177,7 +136,7 @@ class InProcessEvaluator:
             first = entries[(pending[0].task.id, pending[0].config.trial)]
             raise EvaluationFailed(
                 f"{len(pending)} episode(s) still ended in infrastructure errors after "
-                f"{self.settings.infra_rounds + 1} rounds "
+                f"{self.infra_rounds + 1} rounds "
                 f"(first: {pending[0].task.id}: {first['feedback']}); "
                 "the candidate was not scored: fix the endpoint and rerun the same command to resume"
             )
@@ -235,11 +194,7 @@ class PytestEvaluator:
         with tempfile.TemporaryDirectory(prefix="taugepa-eval-") as folder:
             wiki_path, scores_path = Path(folder) / "wiki.md", Path(folder) / "scores.json"
             write_text_atomically(wiki_path, wiki)
-            descriptions_flags: list[str] = []
-            if tool_descriptions:
-                descriptions_path = Path(folder) / "tool_descriptions.json"
-                write_json_atomically(descriptions_path, dict(tool_descriptions))
-                descriptions_flags = ["--tool-descriptions", str(descriptions_path)]
+            settings = self.settings.replace(tool_descriptions=as_pairs(tool_descriptions))
             test_file = self.benchmarks_dir / "test_airline.py"
             node_ids = [
                 f"{test_file}::test_task[{task.id if trials == 1 else f'{task.id}-t{trial}'}]"
@@ -258,21 +213,11 @@ class PytestEvaluator:
                 str(wiki_path),
                 "--scores-out",
                 str(scores_path),
-                "--agent",
-                self.settings.agent,
-                "--trials",
-                str(trials),
-                "--max-steps",
-                str(self.settings.max_steps),
                 "--task-filter",
                 "all",
-                "--concurrency",
-                str(self.settings.concurrency),
                 *[arg for spec in self.task_specs for arg in ("--tasks", spec)],
-                *(["--no-think-tool"] if not self.settings.think_tool else []),
+                *harness_arguments(settings, Path(folder)),
                 *(["-n", str(self.workers)] if self.workers else []),
-                *llm_flags(self.settings.llm, Path(folder)),
-                *descriptions_flags,
                 *self.extra_args,
             ]
             completed = subprocess.run(
@@ -306,43 +251,6 @@ class PytestEvaluator:
         return {task.id: grouped[task.id] for task in tasks}
 
 
-def llm_flags(llm: LLMConfig | None, folder: Path) -> list[str]:
-    """The benchmark's command-line flags for these LLM settings (prices go in a file)."""
-    if llm is None:
-        return []
-    flags = [
-        "--agent-model",
-        str(llm.agent_model),
-        "--user-model",
-        str(llm.user_model or llm.agent_model),
-        "--base-url",
-        llm.agent_base_url,
-        "--user-base-url",
-        llm.user_base_url_resolved,
-        "--api-key-env",
-        llm.api_key_env,
-        "--user-api-key-env",
-        llm.user_api_key_env or llm.api_key_env,
-        "--temperature",
-        "none" if llm.temperature is None else repr(llm.temperature),
-        "--seed",
-        "none" if llm.seed is None else str(llm.seed),
-        "--request-timeout",
-        repr(llm.timeout),
-        "--max-retries",
-        str(llm.max_retries),
-    ]
-    if not llm.cache:
-        flags.append("--no-llm-cache")
-    elif llm.cache_dir:
-        flags += ["--llm-cache", llm.cache_dir]
-    if llm.prices:
-        prices = folder / "prices.json"
-        write_json_atomically(prices, {name: {"input": i, "output": o} for name, i, o in llm.prices})
-        flags += ["--prices", str(prices)]
-    return flags
-
-
 def default_benchmarks_dir() -> Path:
     """The repository's `benchmarks/` folder (the suite `pytest benchmarks` runs)."""
     candidate = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -366,10 +274,8 @@ def valid_tasks(tasks: Sequence[Task]) -> tuple[list[Task], list[Task]]:
 __all__ = [
     "EpisodeStore",
     "EvaluationFailed",
-    "HarnessSettings",
     "InProcessEvaluator",
     "PytestEvaluator",
     "default_benchmarks_dir",
-    "llm_flags",
     "valid_tasks",
 ]

@@ -62,24 +62,27 @@ from taugepa.world.policy import Policy
 def select_tasks(settings: OptimizeSettings, say: Callable[[str], None]) -> list[Task]:
     """The tasks to optimize on: valid ones, then those the task filter keeps (clean by default)."""
 
-    tasks = load_tasks(settings.task_specs).tasks
+    selection = settings.tasks
+    tasks = load_tasks(selection.specs).tasks
     tasks, invalid = valid_tasks(tasks)
     if invalid:
         say(f"left out {len(invalid)} invalid tasks (their gold cannot be replayed)")
-    if settings.task_filter == "all":
+    if selection.task_filter == "all":
         return tasks
-    if settings.audit_path is not None:
-        audits = audits_for(tasks, load_audit(settings.audit_path), where=f"audit file {settings.audit_path}")
-        source = str(settings.audit_path)
+    if selection.audit_path is not None:
+        audits = audits_for(
+            tasks, load_audit(selection.audit_path), where=f"audit file {selection.audit_path}"
+        )
+        source = str(selection.audit_path)
     else:
         policy = Policy.from_text(settings.seed_wiki, settings.seed_wiki_path)
         audits = audits_for(tasks, audit_tasks(tasks, policy))
         source = f"audited against {Path(settings.seed_wiki_path).name}"
-    kept = keep(tasks, audits, settings.task_filter)
-    say(f"task filter {settings.task_filter} ({source}): {len(kept)} of {len(tasks)} valid tasks kept")
+    kept = keep(tasks, audits, selection.task_filter)
+    say(f"task filter {selection.task_filter} ({source}): {len(kept)} of {len(tasks)} valid tasks kept")
     if len(kept) < 2:
         raise ConfigError(
-            f"--task-filter {settings.task_filter} leaves {len(kept)} task(s): optimization needs training "
+            f"--task-filter {selection.task_filter} leaves {len(kept)} task(s): optimization needs training "
             "and validation tasks (use --task-filter compliant or all, or more --tasks)"
         )
     return kept
@@ -167,7 +170,7 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
     if settings.evaluate_with == "pytest":
         evaluator: InProcessEvaluator | PytestEvaluator = PytestEvaluator(
             settings.harness,
-            settings.task_specs,
+            settings.tasks.specs,
             settings.benchmarks_dir or default_benchmarks_dir(),
             workers=settings.pytest_workers,
             on_entry=progress.count_episode,
@@ -184,8 +187,8 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         persistent={"curriculum": sampler} if sampler is not None else None,
     )
     stoppers: list[Callable[[Any], bool]] = [lambda state: reflection.failure is not None]
-    if settings.max_cost is not None:
-        max_cost = settings.max_cost
+    max_cost = settings.harness.max_cost
+    if max_cost is not None:
         stoppers.append(lambda state: evaluator.cost_usd + reflection.cost_usd >= max_cost)
     if resumed:
         say(f"resuming the run in {settings.run_dir} ({store.count()} finished episodes on disk)")
@@ -230,8 +233,8 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
     files = [*OUTPUT_FILES, *([TOOLS_OUTPUT] if components.seed_descriptions else [])]
     say(f"outputs in {settings.run_dir}: {', '.join(files)}")
     if test is not None:
-        if settings.max_cost is not None and evaluator.cost_usd + reflection.cost_usd >= settings.max_cost:
-            say(f"transfer not run: --max-cost ${settings.max_cost:g} is spent; raise it and rerun to run it")
+        if max_cost is not None and evaluator.cost_usd + reflection.cost_usd >= max_cost:
+            say(f"transfer not run: --max-cost ${max_cost:g} is spent; raise it and rerun to run it")
         else:
             outcome.transfer = run_transfer(
                 settings, components, list(result.candidates), outcome.best_index, test, store, say
@@ -250,7 +253,7 @@ def _gold_notes(
     settings: OptimizeSettings, tasks: list[Task]
 ) -> Callable[[dict[str, Any]], list[str]] | None:
     """Notes for reflective records of tasks whose own gold breaks the policy (when not all clean)."""
-    if settings.task_filter == "clean":
+    if settings.tasks.task_filter == "clean":
         return None
 
     audits = audit_tasks(tasks, Policy.from_text(settings.seed_wiki, settings.seed_wiki_path)).by_id()

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taugepa.episode.options import TaskSelection
+from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError
-from taugepa.optimize.adapter import HarnessSettings
 from taugepa.optimize.reflection_model import ReflectionSettings
 
 BEST_WIKI = "best_wiki.md"
@@ -29,9 +30,10 @@ SETTINGS_FILE = "settings.json"
 
 @dataclass(frozen=True)
 class OptimizeSettings:
-    """Everything `taugepa optimize` takes (validated by the command)."""
+    """Everything `taugepa optimize` takes (validated by the command): the harness it scores with, and
+    the search."""
 
-    task_specs: tuple[str, ...]
+    tasks: TaskSelection
     seed_wiki: str
     seed_wiki_path: str
     harness: HarnessSettings
@@ -42,12 +44,9 @@ class OptimizeSettings:
     val_size: int = 20
     train_size: int | None = None
     seed: int = 0
-    task_filter: str = "clean"
-    audit_path: Path | None = None
     evaluate_with: str = "process"
     pytest_workers: int = 0
     benchmarks_dir: Path | None = None
-    max_cost: float | None = None
     objective: Callable[[dict[str, Any]], float] | None = field(default=None, compare=False)
     objective_name: str = "pass"
     components: str = "wiki"  # --components
@@ -82,7 +81,7 @@ class OptimizeSettings:
         extra = {name: value for name, (value, default) in optional.items() if value != default}
         return {
             **extra,
-            "task_specs": list(self.task_specs),
+            "task_specs": list(self.tasks.specs),
             "seed_wiki_sha256": hashlib.sha256(self.seed_wiki.encode()).hexdigest(),
             "harness": self.harness.fingerprint(),
             "trials": self.harness.trials,
@@ -91,7 +90,7 @@ class OptimizeSettings:
             "val_size": self.val_size,
             "train_size": self.train_size,
             "seed": self.seed,
-            "task_filter": self.task_filter,
+            "task_filter": self.tasks.task_filter,
             "objective": self.objective_name,
         }
 

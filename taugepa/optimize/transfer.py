@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from taugepa.errors import ConfigError
@@ -85,7 +85,8 @@ def run_transfer(
     """Run the seed and the best candidate on the test tasks; write and print the comparison."""
     run_dir = settings.run_dir
     trials = settings.transfer_trials
-    evaluator = InProcessEvaluator(replace(settings.harness, trials=trials), store=store)
+    harness = settings.harness.replace(trials=trials)
+    evaluator = InProcessEvaluator(harness, store=store)
     hits_before = store.hits
     say(
         f"transfer: the seed and the best candidate (#{best}) on {len(test.tasks)} test tasks "
@@ -113,9 +114,7 @@ def run_transfer(
         if descriptions is not None:
             where = str(run_dir / TOOLS_OUTPUT) if label == "best" else "tau2 (the seed)"
             extra["tool_descriptions"] = describe_tool_descriptions(descriptions, where)
-        scores = harness_scores(
-            settings.harness, entries, test.sources, wiki, wiki_path, started, trials=trials, extra=extra
-        )
+        scores = harness_scores(harness, entries, test.sources, wiki, wiki_path, started, extra=extra)
         paths[label] = run_dir / (SEED_SCORES if label == "seed" else BEST_SCORES)
         write_json_atomically(paths[label], scores)
     comparison = compare_scores(load_scores(paths["seed"]), load_scores(paths["best"]), seed=settings.seed)

@@ -17,6 +17,7 @@ _EXPORTS = {
     "load_scores": "taugepa.results.scores",
     "to_evaluation_batch": "taugepa.results.scores",
     "run_info": "taugepa.results.scores",
+    "run_header": "taugepa.results.scores",
     "write_json_atomically": "taugepa.files",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

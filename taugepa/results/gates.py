@@ -8,10 +8,73 @@ tasks they share, so a run on a subset is not judged against the baseline's full
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from taugepa.errors import ConfigError
+from taugepa.options import Lookup, Option, given, resolve_path
 from taugepa.protocol import FAILED, PASSED
-from taugepa.results.scores import Scores, pass_rate
+from taugepa.results.scores import Scores, load_scores, pass_rate
+
+GATE_OPTIONS: list[Option] = [
+    Option("--min-pass-rate", "min_pass_rate", "fail the run below this pass rate (0.8 or 80%)"),
+    Option("--baseline", "baseline", "scores file to compare against for --max-regression"),
+    Option(
+        "--max-regression",
+        "max_regression",
+        "with --baseline: fail if the pass rate drops more than this below it (default 0)",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The gates a run must pass (none set: the run is judged by its cases alone)."""
+
+    min_pass_rate: float | None = None
+    baseline: Scores | None = None
+    max_regression: float = 0.0
+
+    @property
+    def any(self) -> bool:
+        return self.min_pass_rate is not None or self.baseline is not None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's outcome: its name as the user set it, and the reason it failed (None: held)."""
+
+    name: str
+    failure: str | None = None
+
+
+def evaluate_gates(episodes: Sequence[dict[str, Any]], gates: GateSettings) -> list[GateResult]:
+    """Every gate set, held or failed, in the order the verdict prints them."""
+    results = []
+    if gates.min_pass_rate is not None:
+        reason = min_pass_rate_breach(episodes, gates.min_pass_rate)
+        results.append(GateResult(f"--min-pass-rate {gates.min_pass_rate:.1%}", reason))
+    if gates.baseline is not None:
+        reason = regression_breach(episodes, gates.baseline, gates.max_regression)
+        name = f"--baseline {gates.baseline.path} --max-regression {gates.max_regression:.1%}"
+        results.append(GateResult(name, reason))
+    return results
+
+
+def resolve_gates(lookup: Lookup) -> GateSettings:
+    """Validate the gate options (the baseline file is read and checked now, before any episode)."""
+    try:
+        rate_value = given(lookup, "min_pass_rate")
+        min_pass_rate = parse_rate(str(rate_value), "--min-pass-rate") if rate_value else None
+        regression_value = given(lookup, "max_regression")
+        max_regression = parse_rate(str(regression_value), "--max-regression") if regression_value else 0.0
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    baseline_value, base = lookup("baseline")
+    baseline = load_scores(resolve_path(baseline_value, base)) if baseline_value else None
+    if regression_value and baseline is None:
+        raise ConfigError("--max-regression needs --baseline SCORES.json to compare against")
+    return GateSettings(min_pass_rate, baseline, max_regression)
 
 
 def parse_rate(text: str, option: str) -> float:

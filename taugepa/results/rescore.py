@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taugepa.episode.run import EpisodeConfig, EpisodeResult, run_episode
+from taugepa.episode.run import EpisodeResult, run_episode
+from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.guards.limits import MAX_RESULTS_FILE_BYTES
 from taugepa.guards.safe_json import read_json_file
@@ -332,7 +333,7 @@ def rescore_run(
 ) -> EpisodeResult:
     """Replay one recorded run through `run_episode` and return the recomputed verdict."""
     agent_turns, user_turns = replay_turns(run)
-    config = EpisodeConfig(
+    config = HarnessSettings(
         agent="llm",  # the replay agent stands in for the recorded model
         max_steps=max(1, len(agent_turns)),
         think_tool=think_tool,

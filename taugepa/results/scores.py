@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taugepa.episode.efficiency import run_efficiency, run_wall_time
 from taugepa.errors import ConfigError
@@ -34,6 +34,9 @@ from taugepa.results.clipping import clip_texts
 from taugepa.results.passk import pass_k_summary
 from taugepa.rules.compliance import run_compliance
 from taugepa.tasks.model import Task
+
+if TYPE_CHECKING:
+    from taugepa.episode.settings import HarnessSettings
 
 SCORES_FORMAT = "taugepa-scores"
 SCORES_VERSION = 1
@@ -184,7 +187,6 @@ class Scores:
     episodes: list[dict[str, Any]]
     partial: str | None = None  # why the run is incomplete (Ctrl-C, --max-cost), in one line
 
-
     def task_scores(self) -> dict[str, float]:
         """Mean score over trials per task, for tasks with at least one scored episode."""
         per_task: dict[str, list[float]] = defaultdict(list)
@@ -272,19 +274,46 @@ def to_evaluation_batch(scores: Scores, task_ids: Sequence[str] | None = None) -
     return EvaluationBatch(outputs=outputs, scores=values, trajectories=trajectories)
 
 
+def run_header(
+    settings: HarnessSettings,
+    *,
+    wiki_path: str,
+    wiki_text: str,
+    task_sources: Sequence[Any],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The `run` section of a run made with `settings`: the one header pytest and taugepa write."""
+    described = settings.describe()
+    return run_info(
+        wiki_path=wiki_path,
+        wiki_text=wiki_text,
+        agent=described.pop("agent"),
+        trials=described.pop("trials"),
+        max_steps=described.pop("max_steps"),
+        think_tool=described.pop("think_tool"),
+        task_sources=task_sources,
+        models=described.pop("models"),
+        extra={**described, **(extra or {})},
+    )
+
+
 def run_info(
     *,
     wiki_path: str,
     wiki_text: str,
     agent: str,
     trials: int,
-    max_steps: int,
+    max_steps: int | None,
     think_tool: bool,
     task_sources: Sequence[Any],
     models: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The `run` section: everything needed to reproduce or compare the run."""
+    """The `run` section's layout: everything needed to reproduce or compare the run.
+
+    `run_header` fills it from harness settings; `taugepa rescore` (recorded runs, no
+    harness of ours) fills it directly.
+    """
     import hashlib
     from dataclasses import asdict
 

@@ -20,7 +20,7 @@ from taugepa.world.engine import THINK_TOOL, get_world, tool_names
 
 MAX_DESCRIPTION_CHARS = 20_000
 
-# A frozen, hashable form (EpisodeConfig is a frozen dataclass): sorted (tool, description) pairs.
+# A frozen, hashable form (HarnessSettings is a frozen dataclass): sorted (tool, description) pairs.
 DescriptionPairs = tuple[tuple[str, str], ...]
 
 

@@ -1,0 +1,105 @@
+"""The harness settings: how episodes run, as one typed object every front end shares.
+
+`HarnessSettings` is the settings spine: the pytest plugin's `BenchmarkSettings`, the
+optimizer's `OptimizeSettings`, `taugepa compare` and the demo each embed one, built from
+the options of `taugepa.episode.options` (declared once, rendered into pytest and argparse).
+`run_episode(task, wiki, settings)` reads the episode's part (who plays the agent, the
+limits, the models, the tool descriptions, the trial); the runner reads the run's part
+(trials, episodes in flight, the cost budget). The wiki is not in it: it is what is
+measured (GEPA's candidate), passed beside the settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from taugepa.errors import ConfigError
+from taugepa.llm.config import LLMConfig
+
+AGENT_KINDS = ("llm", "oracle", "null")
+DEFAULT_MAX_STEPS = 30  # tau-bench v1's default
+
+# Tool descriptions the agent sees instead of tau2's, as sorted (tool, description) pairs
+# (taugepa.world.tool_descriptions.as_pairs); None: tau2's own.
+ToolDescriptions = tuple[tuple[str, str], ...] | None
+
+
+@dataclass(frozen=True)
+class HarnessSettings:
+    """How to run episodes: who plays the agent, the limits, the models, trials and concurrency."""
+
+    agent: str = "llm"
+    max_steps: int = DEFAULT_MAX_STEPS
+    think_tool: bool = True
+    llm: LLMConfig | None = None  # models and endpoints; needed when agent is "llm"
+    tool_descriptions: ToolDescriptions = None
+    tool_descriptions_path: str | None = None  # where they came from (recorded in the scores file)
+    # The policy text the agent's compliance is judged against (None: the wiki it runs with).
+    # An optimizer passes the seed policy, so that a candidate cannot edit a rule away.
+    compliance_policy: str | None = None
+    trials: int = 1  # episodes per task
+    trial: int = 0  # which trial one episode is (`for_trial`)
+    concurrency: int = 1  # episodes in flight per process
+    max_cost: float | None = None  # US dollars: start no new episode once spent
+
+    def __post_init__(self) -> None:
+        if self.agent not in AGENT_KINDS:
+            raise ConfigError(f"unknown agent '{self.agent}': choose one of {', '.join(AGENT_KINDS)}")
+        if self.max_steps < 1:
+            raise ConfigError(f"max steps must be at least 1, got {self.max_steps}")
+        if self.trials < 1:
+            raise ConfigError(f"trials must be at least 1, got {self.trials}")
+
+    @property
+    def seed(self) -> int | None:
+        """The seed this trial's models sample with (None without LLMs)."""
+        return self.llm.trial_seed(self.trial) if self.llm and self.agent == "llm" else None
+
+    def for_trial(self, trial: int) -> HarnessSettings:
+        return self if trial == self.trial else dataclasses.replace(self, trial=trial)
+
+    def replace(self, **changes: Any) -> HarnessSettings:
+        return dataclasses.replace(self, **changes)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides an episode besides the task, the wiki, the tool descriptions and the trial.
+
+        No secrets: key *names* only. Stable across versions, so stored episodes stay valid.
+        """
+        return {
+            "agent": self.agent,
+            "llm": self.llm.describe() if self.llm else None,
+            "prices": list(self.llm.prices) if self.llm else [],
+            "max_steps": self.max_steps,
+            "think_tool": self.think_tool,
+            "compliance_policy_sha256": (
+                hashlib.sha256(self.compliance_policy.encode()).hexdigest()
+                if self.compliance_policy
+                else None
+            ),
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """What the scores file's `run` header records of these settings (no secrets)."""
+        llm = self.llm
+        described: dict[str, Any] = {
+            "agent": self.agent,
+            "models": {"agent": llm.agent_model if llm else None, "user": llm.user_model if llm else None},
+            "trials": self.trials,
+            "max_steps": self.max_steps,
+            "think_tool": self.think_tool,
+            "concurrency": self.concurrency,
+            "max_cost": self.max_cost,
+        }
+        if llm is not None:
+            described["llm"] = llm.describe()
+        if self.tool_descriptions:
+            from taugepa.world.tool_descriptions import describe_tool_descriptions
+
+            described["tool_descriptions"] = describe_tool_descriptions(
+                dict(self.tool_descriptions), self.tool_descriptions_path or "(given)"
+            )
+        return described
