@@ -34,6 +34,7 @@ MAX_DEMONSTRATIONS = 6
 MAX_DEMONSTRATION_CHARS = 1500
 MAX_FEWSHOT_CHARS = 6000
 MAX_FEWSHOT_FILE_BYTES = 1_000_000
+NO_DEMONSTRATIONS = "(no worked examples yet)"  # the component's text when it has none
 REFLECTION_SOURCE = "reflection"  # a demonstration GEPA's reflection wrote without naming a task
 
 _HEADING = re.compile(r"^### Example \d+(?: \(from task ([^)\n]+)\))?[ \t]*$", re.M)
