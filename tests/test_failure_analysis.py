@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,8 @@ from taugepa.testing.scripted_deviations import (
     DEVIANT_USER_MODEL,
     INVENTED_RESERVATION,
     TRUSTING_AGENT_MODEL,
-    Deviations,
     deviation_models,
+    mixed_scenario,
 )
 from taugepa.testing.scripted_models import Conduct
 from taugepa.testing.scripted_server import ScriptedServer
@@ -44,37 +43,16 @@ def clean_tasks():
     return load_tasks(["taugepa-airline"]).tasks
 
 
-def _deviating_run(tasks):
-    """Eight tasks: three agent mistakes (plays), one invented reservation, one early stop, three fine."""
-    writes = write_tool_names()
-    chosen = [t for t in tasks if any(a.name in writes and "reservation_id" in a.kwargs for a in t.actions)]
-    only_bags = ["update_reservation_baggages"]
-    bags = next(t for t in chosen if [a.name for a in t.actions if a.name in writes] == only_bags)
-    chosen = [bags, *[t for t in chosen if t is not bags][:7]]
-    wrong, drop, extra, invent, stop = chosen[:5]
-    plays = {
-        drop.id: [a for a in drop.actions if a.name not in writes],
-        wrong.id: [  # one checked bag more than the customer wants, on the same card
-            replace(a, kwargs={**a.kwargs, "total_baggages": a.kwargs["total_baggages"] + 1})
-            if a.name == "update_reservation_baggages"
-            else a
-            for a in wrong.actions
-        ],
-        extra.id: [
-            *extra.actions,
-            replace(extra.actions[0], name="cancel_reservation", kwargs={"reservation_id": "4WQ150"}),
-        ],
-    }
-    deviations = Deviations(invent=frozenset({invent.id}), stop_early=frozenset({stop.id}))
-    return chosen, plays, deviations
-
-
 def test_a_scripted_run_blames_the_simulator_for_its_deviations_and_the_agent_for_the_rest(
     tmp_path, clean_tasks
 ):
-    chosen, plays, deviations = _deviating_run(clean_tasks)
+    scenario = mixed_scenario(clean_tasks)
+    chosen = scenario.tasks
     server = ScriptedServer(
-        chosen, conduct=Conduct(confirm_writes=True), plays=plays, extra_models=deviation_models(deviations)
+        chosen,
+        conduct=Conduct(confirm_writes=True),
+        plays=scenario.plays,
+        extra_models=deviation_models(scenario.deviations),
     )
     env = {**os.environ, KEY_ENV: "any"}
     command = [sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-p", "no:cacheprovider", "-q"]
@@ -87,14 +65,8 @@ def test_a_scripted_run_blames_the_simulator_for_its_deviations_and_the_agent_fo
     assert "5 failed, 3 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
     scores = load_scores(tmp_path / "scores.json")
     causes = {e["task_id"]: e["failure"]["cause"] for e in scores.episodes if e["outcome"] == "failed"}
+    assert causes == scenario.expected
     wrong, drop, extra, invent, stop = (t.id for t in chosen[:5])
-    assert causes == {
-        drop: "missing_write",
-        wrong: "wrong_write_arguments",
-        extra: "extra_write",
-        invent: "user_invented_detail",
-        stop: "user_ended_early",
-    }
     by_id = {e["task_id"]: e for e in scores.episodes}
     assert INVENTED_RESERVATION in by_id[invent]["failure"]["detail"]
     assert "wrong total_baggages" in by_id[wrong]["failure"]["detail"]

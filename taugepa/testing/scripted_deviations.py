@@ -13,18 +13,22 @@ write and the user has a turn in which to deviate.
 - `scripted-trusting-agent` plays `scripted-agent` (the task's plays or gold, asking before
   each write), but uses the last reservation id the customer stated for its writes, as an
   agent that trusts the customer would.
+
+`mixed_scenario` builds the run the tests and `scripts/show_failure_causes.py` use.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from taugepa.episode.user_sim import instruction_from_prompt
 from taugepa.protocol import STOP_MARKER
-from taugepa.tasks.model import Action
+from taugepa.tasks.model import Action, Task
 from taugepa.testing.scripted_models import CONFIRM_QUESTION, ExtraModel, ScriptedModels
+from taugepa.world.engine import write_tool_names
 
 DEVIANT_USER_MODEL = "scripted-deviant-user"
 TRUSTING_AGENT_MODEL = "scripted-trusting-agent"
@@ -75,7 +79,47 @@ def deviation_models(deviations: Deviations) -> dict[str, ExtraModel]:
     return {DEVIANT_USER_MODEL: deviant_user, TRUSTING_AGENT_MODEL: trusting_agent}
 
 
-def _with_reservation(action: Action, reservation: str, writes: frozenset[str] | set[str]) -> Action:
+@dataclass(frozen=True)
+class Scenario:
+    """A mixed run: the agent's own mistakes on three tasks, two deviating users, three fine tasks."""
+
+    tasks: tuple[Task, ...]
+    plays: dict[str, list[Action]]
+    deviations: Deviations
+    expected: dict[str, str]  # task id -> the cause the analysis must give
+
+
+def mixed_scenario(tasks: Sequence[Task]) -> Scenario:
+    """From a task set with reservation writes: a wrong argument (one bag too many), a missing
+    write, an extra write, a user that invents a reservation, a user that stops early."""
+    writes = write_tool_names()
+    chosen = [t for t in tasks if any(a.name in writes and "reservation_id" in a.kwargs for a in t.actions)]
+    only_bags = ["update_reservation_baggages"]
+    bags = next(t for t in chosen if [a.name for a in t.actions if a.name in writes] == only_bags)
+    chosen = [bags, *[t for t in chosen if t is not bags][:7]]
+    wrong, drop, extra, invent, stop = chosen[:5]
+    plays = {
+        drop.id: [a for a in drop.actions if a.name not in writes],
+        wrong.id: [
+            replace(a, kwargs={**a.kwargs, "total_baggages": a.kwargs["total_baggages"] + 1})
+            if a.name == "update_reservation_baggages"
+            else a
+            for a in wrong.actions
+        ],
+        extra.id: [*extra.actions, Action("cancel_reservation", {"reservation_id": INVENTED_RESERVATION})],
+    }
+    expected = {
+        wrong.id: "wrong_write_arguments",
+        drop.id: "missing_write",
+        extra.id: "extra_write",
+        invent.id: "user_invented_detail",
+        stop.id: "user_ended_early",
+    }
+    deviations = Deviations(invent=frozenset({invent.id}), stop_early=frozenset({stop.id}))
+    return Scenario(tuple(chosen), plays, deviations, expected)
+
+
+def _with_reservation(action: Action, reservation: str, writes: frozenset[str]) -> Action:
     if action.name not in writes or "reservation_id" not in action.kwargs:
         return action
     return replace(action, kwargs={**action.kwargs, "reservation_id": reservation})
