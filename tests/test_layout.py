@@ -1,4 +1,5 @@
-"""The package layout stays what the README's package map says: one path, layered, no circles.
+"""The package layout stays what the package map says (docs/architecture.md, in short in the README):
+one path, layered, no circles.
 
 Reads the source with `ast` (every import, function-level and TYPE_CHECKING ones included),
 so a circle dodged by a late import counts as a circle.
