@@ -290,7 +290,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.taugepa_episode = entry
         if report.failed and entry["outcome"] == FAILED and compact_failures(item.config):
             # one line, as the short summary shows it (-v or --tb=long keep the whole feedback)
-            report.longrepr = one_line_failure(result.feedback, result.compliance)
+            report.longrepr = one_line_failure(result.feedback, result.compliance, entry.get("failure"))
         _attach_html(report, entry, item.config)
         item.stash[REPORTED_KEY] = True
     return report

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from taugepa.results.failure_analysis import USER_SIMULATOR, cause_label, causes_line
 from taugepa.results.gates import GateResult
 
 MAX_FAILURE_CHARS = 240
@@ -26,8 +27,11 @@ def compact_failures(config: pytest.Config) -> bool:
     return config.option.tbstyle == "auto" and config.get_verbosity() < 1
 
 
-def one_line_failure(feedback: str, compliance: dict[str, Any] | None = None) -> str:
-    """The feedback without the long action listings, on one clipped line, then the rules broken."""
+def one_line_failure(
+    feedback: str, compliance: dict[str, Any] | None = None, failure: dict[str, Any] | None = None
+) -> str:
+    """The failure's cause, the feedback without the long action listings on one clipped line,
+    then the rules broken."""
     kept = [
         line.strip()
         for line in feedback.splitlines()
@@ -36,6 +40,9 @@ def one_line_failure(feedback: str, compliance: dict[str, Any] | None = None) ->
     if any(line.startswith("First divergence") for line in kept):
         kept = [line for line in kept if line != _DB_MISMATCH]  # the divergence says it better
     text = _clip(" ".join(kept), MAX_FAILURE_CHARS)
+    if failure:
+        blame = " [user simulator]" if failure.get("blame") == USER_SIMULATOR else ""
+        text = f"[{cause_label(failure['cause'])}{blame}] {text}"
     broken = [
         f"{v['rule']} (turn {v['turn']}" + (f", {v['action']})" if v.get("action") else ")")
         for v in (compliance or {}).get("violations", [])
@@ -93,6 +100,9 @@ def verdict_lines(state: RunState) -> list[str]:
         lines.append(interrupted_line(state.interrupted, summary, state.scores_file))
         return lines
     lines.append(f"pass rate {rate_text(summary['pass_rate'])} {counts_text(summary)}")
+    causes = causes_line(summary)
+    if causes:
+        lines.append(causes)
     if state.stopped:
         lines.append(stopped_line(state.stopped, summary))
     for gate in state.gates:

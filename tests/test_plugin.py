@@ -161,8 +161,10 @@ def test_min_pass_rate_gate_decides_the_exit_status(tmp_path, v1_tasks_file):
     )
     assert met.returncode == 0, met.stdout[-1500:]
     assert "31 failed, 19 passed" in met.stdout and "gate passed: --min-pass-rate 30.0%" in met.stdout
-    last_lines = met.stdout.strip().splitlines()[-5:]  # the verdict comes after pytest's own last line
+    last_lines = met.stdout.strip().splitlines()[-6:]  # the verdict comes after pytest's own last line
     assert last_lines[0].startswith("pass rate 38.0% (19 passed, 31 failed) · 0 invalid · 0 errors")
+    # the null agent writes nothing: its failures are its own, or the audit's suspects
+    assert last_lines[1].startswith("failure causes: agent gave up in text 22 · task suspect")
     assert last_lines[-1] == (
         "PASS (exit status 0): every gate holds; with a gate set, failed episodes alone do not fail the run "
         "(31 episodes failed)"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
 from pytest_taugepa.options import BENCHMARK_OPTIONS, ini_lookup
 from taugepa.cli import build_parser
+from taugepa.episode.fewshot import Demonstration, fewshot_document
 from taugepa.episode.options import HARNESS_OPTIONS, harness_arguments, resolve_harness
 from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError
@@ -47,11 +49,16 @@ SETTINGS = [
         llm=dataclasses.replace(LLM, cache=True, cache_dir="/tmp/somewhere", temperature=0.5, seed=None),
         tool_descriptions=(("cancel_reservation", "Cancel it, but read the policy first."),),
     ),
+    HarnessSettings(
+        agent="null",
+        fewshot=(Demonstration("gen-001", "Customer: add a bag\nAgent calls update_reservation_baggages"),),
+    ),
 ]
 
 
 def _comparable(settings: HarnessSettings) -> HarnessSettings:
-    return settings.replace(tool_descriptions_path=None)  # the evaluator writes its own file
+    # the evaluator writes its own files
+    return settings.replace(tool_descriptions_path=None, fewshot_path=None)
 
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: s.agent + str(s.trials))
@@ -63,7 +70,7 @@ def test_the_evaluator_command_line_reads_back_as_the_same_settings(settings, tm
     assert _comparable(back) == _comparable(settings)
 
 
-@pytest.mark.parametrize("settings", SETTINGS[1:3], ids=["null", "llm"])
+@pytest.mark.parametrize("settings", [*SETTINGS[1:3], SETTINGS[4]], ids=["null", "llm", "fewshot"])
 def test_pytest_reads_the_same_command_line_as_the_same_settings(settings, tmp_path, pytester):
     arguments = harness_arguments(settings, tmp_path)
     config = pytester.parseconfig(*arguments)
@@ -79,12 +86,20 @@ def test_an_ini_file_sets_the_same_settings_with_paths_relative_to_it(pytester):
         "taugepa_trials = 2\n"
         "taugepa_think_tool = false\n"
         "taugepa_tool_descriptions = policies/tools.json\n"
+        "taugepa_fewshot = policies/fewshot.json\n"
+    )
+    (pytester.path / "policies" / "fewshot.json").write_text(
+        json.dumps(fewshot_document((Demonstration("gen-002", "Customer: hello"),)))
     )
     config = pytester.parseconfig("--max-steps", "9")  # the command line and the ini file together
     settings = resolve_harness(ini_lookup(config))
     assert (settings.agent, settings.trials, settings.max_steps, settings.think_tool) == ("null", 2, 9, False)
     assert settings.tool_descriptions == (("get_user_details", "Look the user up."),)
     assert Path(settings.tool_descriptions_path) == pytester.path / "policies" / "tools.json"
+    assert settings.fewshot == (Demonstration("gen-002", "Customer: hello"),)
+    assert settings.describe()["fewshot"]["sources"] == ["gen-002"]
+    assert "fewshot_sha256" in settings.fingerprint()
+    assert "fewshot_sha256" not in settings.replace(fewshot=None).fingerprint()  # earlier keys stay
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     tasks, task_filter, audit = pick(TASK_OPTIONS, "tasks", "task_filter", "audit")
-    wiki, agent = pick(HARNESS_OPTIONS, "wiki", "agent")
+    wiki, agent, fewshot = pick(HARNESS_OPTIONS, "wiki", "agent", "fewshot")
     add_arguments(
         parser,
         [
@@ -38,6 +38,10 @@ def register(subparsers: Any) -> None:
             wiki.variant(help="the seed wiki (default: tau2's airline policy)"),
             agent.variant(help="who plays the agent (default llm; oracle/null only exercise the plumbing)"),
             *pick(HARNESS_OPTIONS, "trials", "max_steps", "think_tool"),
+            fewshot.variant(
+                help="demonstrations the agent sees after the wiki (JSON, see taugepa.episode.fewshot); "
+                "with --components ...+fewshot, the seed of that component (training tasks only)"
+            ),
         ],
     )
     parser.add_argument("--reflection-model", help="the model that proposes new wikis (GEPA's reflection)")
@@ -90,7 +94,16 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
         "--components",
         default="wiki",
         help="what GEPA evolves: wiki (default), sections (the wiki's # / ## sections, one at a time), "
-        "wiki+tools or sections+tools (also each airline tool's description)",
+        "wiki+tools or sections+tools (also each airline tool's description); +fewshot after any of "
+        "them (wiki+fewshot, sections+tools+fewshot, ...) also evolves the worked examples shown after "
+        "the wiki, seeded from passed training episodes",
+    )
+    parser.add_argument(
+        "--fewshot-from",
+        metavar="PATH",
+        help="where the fewshot component's seed comes from: a scores file (e.g. a baseline run) or a "
+        "folder of stored episodes; only passed episodes of training tasks are used (default: the run "
+        "directory's own episodes)",
     )
     parser.add_argument(
         "--component-selector",
@@ -242,9 +255,23 @@ def build_settings(args: argparse.Namespace) -> Any:
         merge=args.merge,
         max_merges=args.max_merges,
         track=args.track,
+        fewshot_from=_fewshot_from(args.fewshot_from),
         test_specs=tuple(args.test_tasks),
         test_trials=args.test_trials,
     )
+
+
+def _fewshot_from(value: str | None) -> Path | None:
+    from taugepa.errors import ConfigError
+
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.exists():
+        raise ConfigError(
+            f"--fewshot-from {value}: no such file or folder (pass a scores file or an episodes folder)"
+        )
+    return path
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write a standalone HTML report of one or more scores files",
-        description="Summary, charts (by group, by gold action, pass^k), a per-task comparison of "
+        description="Summary, failure causes (grouped, two example cases each; also printed), charts "
+        "(by group, by gold action, pass^k), a per-task comparison of "
         "several files, and every task's outcome, feedback and transcript, in one HTML file that "
         "loads nothing from a network.",
     )
@@ -29,10 +30,14 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from taugepa.guards.output_paths import check_output_file
     from taugepa.results.report import write_report
+    from taugepa.results.report_causes import cause_lines
 
     out = Path(args.out)
     check_output_file(out, "--out")
     runs = write_report(args.scores, out, args.title)
     labels = ", ".join(run.label for run in runs)
     print(f"report of {len(runs)} scores file(s) ({labels}) written to {out}")
+    for report_run in runs:
+        for line in cause_lines(report_run.label, report_run.scores.episodes):
+            print(line)
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from taugepa.episode.fewshot import fewshot_document, load_fewshot
 from taugepa.episode.settings import AGENT_KINDS, DEFAULT_MAX_STEPS, HarnessSettings
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically
@@ -43,6 +44,12 @@ HARNESS_OPTIONS: list[Option] = [
         "tool_descriptions",
         "JSON file {tool: description} replacing the tools' descriptions the agent sees "
         "(e.g. best_tool_descriptions.json from taugepa optimize)",
+    ),
+    Option(
+        "--fewshot",
+        "fewshot",
+        "JSON file of worked example conversations placed after the wiki in the agent's system prompt "
+        "(e.g. best_fewshot.json from taugepa optimize; see taugepa.episode.fewshot)",
     ),
     Option("--trials", "trials", "episodes per task (default 1)"),
     Option("--max-steps", "max_steps", f"agent steps per episode (default {DEFAULT_MAX_STEPS})"),
@@ -97,6 +104,9 @@ def resolve_harness(lookup: Lookup) -> HarnessSettings:
         from taugepa.world.tool_descriptions import as_pairs, load_tool_descriptions
 
         descriptions = as_pairs(load_tool_descriptions(descriptions_path))
+    fewshot_value, fewshot_base = lookup("fewshot")
+    fewshot_path = resolve_path(fewshot_value, fewshot_base) if fewshot_value else None
+    fewshot = load_fewshot(fewshot_path) if fewshot_path is not None else None
     return HarnessSettings(
         agent=agent,
         max_steps=max_steps,
@@ -104,6 +114,8 @@ def resolve_harness(lookup: Lookup) -> HarnessSettings:
         llm=llm.llm,
         tool_descriptions=descriptions,
         tool_descriptions_path=str(descriptions_path) if descriptions_path else None,
+        fewshot=fewshot,
+        fewshot_path=str(fewshot_path) if fewshot_path else None,
         trials=trials,
         concurrency=llm.concurrency,
         max_cost=llm.max_cost,
@@ -179,6 +191,10 @@ def harness_arguments(settings: HarnessSettings, folder: Path) -> list[str]:
         path = folder / "tool_descriptions.json"
         write_json_atomically(path, dict(settings.tool_descriptions))
         arguments += ["--tool-descriptions", str(path)]
+    if settings.fewshot:
+        path = folder / "fewshot.json"
+        write_json_atomically(path, fewshot_document(settings.fewshot))
+        arguments += ["--fewshot", str(path)]
     if settings.max_cost is not None:
         arguments += ["--max-cost", repr(settings.max_cost)]
     return arguments + llm_arguments(settings.llm, folder)

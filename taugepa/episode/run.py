@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from taugepa.episode.agent_policy import agent_policy_text
 from taugepa.episode.builtin_agents import NullAgent, OracleAgent, ScriptedUser
 from taugepa.episode.efficiency import episode_efficiency
 from taugepa.episode.scoring import expected_writes, score_episode
@@ -175,7 +176,7 @@ def _play(
         think_tool=config.think_tool,
         tool_descriptions=dict(config.tool_descriptions) if config.tool_descriptions else None,
     )
-    messages: list[Message] = [{"role": "system", "content": wiki}]
+    messages: list[Message] = [{"role": "system", "content": agent_policy_text(wiki, config.fewshot)}]
     records: list[ToolCallRecord] = []
     result.messages = messages
     monitor = ComplianceMonitor(

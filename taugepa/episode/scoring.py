@@ -105,31 +105,65 @@ def describe_write_difference(task: Task, tool_calls: list[ToolCallRecord]) -> l
     return lines
 
 
-def first_divergence(expected: list[dict[str, Any]], taken: list[dict[str, Any]]) -> str | None:
-    """Where the agent's writes first depart from the gold's, with argument differences."""
+@dataclass(frozen=True)
+class Divergence:
+    """Where the agent's writes first depart from the gold's (`find_divergence`).
+
+    `kind`: "different_write" (another tool at that place), "wrong_arguments" (same tool,
+    other arguments: `differences` by path, `fields` their top-level names), "missing" (the
+    agent stopped writing) or "extra" (it wrote more). `number` counts writes from 1.
+    """
+
+    kind: str
+    number: int
+    expected: dict[str, Any] | None
+    taken: dict[str, Any] | None
+    differences: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+
+
+def find_divergence(expected: list[dict[str, Any]], taken: list[dict[str, Any]]) -> Divergence | None:
+    """The first place the agent's writes depart from the gold's (None: same writes)."""
     for number, (want, got) in enumerate(zip(expected, taken, strict=False), start=1):
         if want["name"] != got["name"]:
-            return (
-                f"First divergence at write {number}: expected {render_action(want)}, "
-                f"but the agent called {render_action(got)}."
-            )
-        differences = list(value_differences(want["kwargs"], got["kwargs"]))
+            return Divergence("different_write", number, want, got)
+        differences = value_differences(want["kwargs"], got["kwargs"])
         if differences:
-            shown = "; ".join(differences[:MAX_DIFFERENCES])
-            more = len(differences) - MAX_DIFFERENCES
-            suffix = f"; and {more} more" if more > 0 else ""
-            return f"First divergence at write {number} ({want['name']}): {shown}{suffix}."
+            fields = tuple(dict.fromkeys(_top_field(line) for line in differences))
+            return Divergence("wrong_arguments", number, want, got, tuple(differences), fields)
     if len(expected) > len(taken):
-        return (
-            f"First divergence at write {len(taken) + 1}: the agent never called "
-            f"{render_action(expected[len(taken)])}."
-        )
+        return Divergence("missing", len(taken) + 1, expected[len(taken)], None)
     if len(taken) > len(expected):
-        return (
-            f"First divergence at write {len(expected) + 1}: the agent made an extra write "
-            f"{render_action(taken[len(expected)])}."
-        )
+        return Divergence("extra", len(expected) + 1, None, taken[len(expected)])
     return None  # same writes, so the difference comes from their order or a read-side effect
+
+
+def _top_field(difference: str) -> str:
+    """The top-level argument a `value_differences` line is about ("passengers[0].dob: ..." -> passengers)."""
+    path = difference.split(": ", 1)[0]
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
+def first_divergence(expected: list[dict[str, Any]], taken: list[dict[str, Any]]) -> str | None:
+    """Where the agent's writes first depart from the gold's, with argument differences."""
+    divergence = find_divergence(expected, taken)
+    if divergence is None:
+        return None
+    number, want, got = divergence.number, divergence.expected, divergence.taken
+    if divergence.kind == "different_write":
+        return (
+            f"First divergence at write {number}: expected {render_action(want)}, "
+            f"but the agent called {render_action(got)}."
+        )
+    if divergence.kind == "wrong_arguments":
+        differences = divergence.differences
+        shown = "; ".join(differences[:MAX_DIFFERENCES])
+        more = len(differences) - MAX_DIFFERENCES
+        suffix = f"; and {more} more" if more > 0 else ""
+        return f"First divergence at write {number} ({want['name']}): {shown}{suffix}."
+    if divergence.kind == "missing":
+        return f"First divergence at write {number}: the agent never called {render_action(want)}."
+    return f"First divergence at write {number}: the agent made an extra write {render_action(got)}."
 
 
 def value_differences(expected: Any, taken: Any, path: str = "") -> list[str]:

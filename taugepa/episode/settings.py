@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from taugepa.episode.fewshot import Demonstrations, describe_fewshot, fewshot_sha256
 from taugepa.errors import ConfigError
 from taugepa.llm.config import LLMConfig
 
@@ -37,6 +38,9 @@ class HarnessSettings:
     llm: LLMConfig | None = None  # models and endpoints; needed when agent is "llm"
     tool_descriptions: ToolDescriptions = None
     tool_descriptions_path: str | None = None  # where they came from (recorded in the scores file)
+    # Worked conversations shown after the wiki (taugepa.episode.fewshot); None: none.
+    fewshot: Demonstrations | None = None
+    fewshot_path: str | None = None  # where they came from (recorded in the scores file)
     # The policy text the agent's compliance is judged against (None: the wiki it runs with).
     # An optimizer passes the seed policy, so that a candidate cannot edit a rule away.
     compliance_policy: str | None = None
@@ -65,11 +69,12 @@ class HarnessSettings:
         return dataclasses.replace(self, **changes)
 
     def fingerprint(self) -> dict[str, Any]:
-        """What decides an episode besides the task, the wiki, the tool descriptions and the trial.
+        """What decides an episode besides the task, the wiki, the tool descriptions and the trial
+        (the demonstrations included).
 
         No secrets: key *names* only. Stable across versions, so stored episodes stay valid.
         """
-        return {
+        fingerprint: dict[str, Any] = {
             "agent": self.agent,
             "llm": self.llm.describe() if self.llm else None,
             "prices": list(self.llm.prices) if self.llm else [],
@@ -81,6 +86,9 @@ class HarnessSettings:
                 else None
             ),
         }
+        if self.fewshot:  # absent without demonstrations: keys of earlier runs stay valid
+            fingerprint["fewshot_sha256"] = fewshot_sha256(self.fewshot)
+        return fingerprint
 
     def describe(self) -> dict[str, Any]:
         """What the scores file's `run` header records of these settings (no secrets)."""
@@ -102,4 +110,6 @@ class HarnessSettings:
             described["tool_descriptions"] = describe_tool_descriptions(
                 dict(self.tool_descriptions), self.tool_descriptions_path or "(given)"
             )
+        if self.fewshot:
+            described["fewshot"] = describe_fewshot(self.fewshot, self.fewshot_path or "(given)")
         return described

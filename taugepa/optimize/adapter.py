@@ -72,7 +72,8 @@ class WikiAdapter(GEPAAdapter[Task, list[dict[str, Any]], dict[str, Any]]):
         self, batch: list[Task], candidate: dict[str, str], capture_traces: bool = False
     ) -> EvaluationBatch:
         wiki = self.components.wiki(candidate)
-        by_task = self.evaluator.run(batch, wiki, self.components.tool_descriptions(candidate))
+        descriptions = self.components.tool_descriptions(candidate)
+        by_task = self.evaluator.run(batch, wiki, descriptions, fewshot=self.components.fewshot(candidate))
         outputs, scores, trajectories = [], [], []
         for task in batch:
             entries = by_task[task.id]

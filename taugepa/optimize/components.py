@@ -8,14 +8,18 @@ The candidate stays a GEPA `dict[str, str]`; `--components` decides its keys:
   below its heading (the heading stays); the wiki the agent sees is the sections
   reassembled in the seed's order;
 - `+tools`: one component per airline tool, `tool:<name>`, holding its description (the
-  agent sees the candidate's descriptions; parameters never change).
+  agent sees the candidate's descriptions; parameters never change);
+- `+fewshot`: one component `fewshot`, the worked conversations shown after the wiki
+  (`taugepa.episode.fewshot`), seeded from passed training episodes
+  (`taugepa.optimize.fewshot_seed`); a proposal is held to the budget.
 
 Which records a component reflects on (`reflective_dataset`): a failed episode is *about*
 the gold actions the agent never completed, the writes it made, the calls that returned an
 error, and the actions its policy violations name (`failure_tools`). A section gets the
 failures about a write tool of its subject (its heading: "Cancel flight" ->
 cancel_reservation, ...); a general section (a subject-less one, like a preamble) gets the
-failures about no section's subject; `tool:X` gets the failures about X; `wiki` gets all.
+failures about no section's subject; `tool:X` gets the failures about X; `wiki` and
+`fewshot` get all (`fewshot` with more passes: they are what demonstrations are made of).
 Passes about the same tools are added for context (at most `passes`). A component that no
 failure of the minibatch concerns gets no records, and GEPA proposes nothing for it.
 """
@@ -27,7 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from taugepa.episode.fewshot import NO_DEMONSTRATIONS, Demonstrations, fit_budget, parse_block, render_block
 from taugepa.errors import ConfigError
+from taugepa.optimize.fewshot_seed import FEWSHOT_PROMPT
 from taugepa.optimize.reflection_model import REFLECTION_PROMPT, SECTION_PROMPT, TOOL_PROMPT
 from taugepa.optimize.reflection_records import reflective_records
 from taugepa.protocol import PASSED
@@ -38,7 +44,18 @@ from taugepa.world.tool_descriptions import default_tool_descriptions
 WIKI_COMPONENT = "wiki"
 SECTION_PREFIX = "section:"
 TOOL_PREFIX = "tool:"
-COMPONENT_MODES = ("wiki", "sections", "wiki+tools", "sections+tools")
+FEWSHOT_COMPONENT = "fewshot"
+COMPONENT_MODES = (
+    "wiki",
+    "sections",
+    "wiki+tools",
+    "sections+tools",
+    "wiki+fewshot",
+    "sections+fewshot",
+    "wiki+tools+fewshot",
+    "sections+tools+fewshot",
+)
+FEWSHOT_PASSES = 4  # passes a fewshot reflection sees beside the failures
 SELECTORS = ("round-robin", "touched", "all")
 
 
@@ -72,9 +89,12 @@ class ComponentSet:
     seed_wiki: str
     sections: tuple[Section, ...] = ()
     seed_descriptions: tuple[tuple[str, str], ...] = ()
+    seed_fewshot: Demonstrations | None = None  # set with a +fewshot mode (may be empty)
 
     @classmethod
-    def build(cls, mode: str, seed_wiki: str, wiki_path: str = "the wiki") -> ComponentSet:
+    def build(
+        cls, mode: str, seed_wiki: str, wiki_path: str = "the wiki", seed_fewshot: Demonstrations = ()
+    ) -> ComponentSet:
         if mode not in COMPONENT_MODES:
             raise ConfigError(f"--components must be one of {', '.join(COMPONENT_MODES)}, got {mode!r}")
         sections: tuple[Section, ...] = ()
@@ -85,15 +105,17 @@ class ComponentSet:
                     f"--components {mode} splits the wiki at its Markdown headings (# or ##), and "
                     f"{wiki_path} has none: add headings, or use --components wiki"
                 )
-        descriptions = tuple(sorted(default_tool_descriptions().items())) if mode.endswith("+tools") else ()
-        return cls(mode, seed_wiki, sections, descriptions)
+        descriptions = tuple(sorted(default_tool_descriptions().items())) if "+tools" in mode else ()
+        fewshot = tuple(seed_fewshot) if mode.endswith("+fewshot") else None
+        return cls(mode, seed_wiki, sections, descriptions, fewshot)
 
     # ---- the candidate ---------------------------------------------------------------------
 
     @property
     def names(self) -> list[str]:
         wiki = [SECTION_PREFIX + s.name for s in self.sections] if self.sections else [WIKI_COMPONENT]
-        return wiki + [TOOL_PREFIX + tool for tool, _ in self.seed_descriptions]
+        fewshot = [FEWSHOT_COMPONENT] if self.seed_fewshot is not None else []
+        return wiki + [TOOL_PREFIX + tool for tool, _ in self.seed_descriptions] + fewshot
 
     def seed_candidate(self) -> dict[str, str]:
         candidate = (
@@ -102,6 +124,8 @@ class ComponentSet:
             else {WIKI_COMPONENT: self.seed_wiki}
         )
         candidate.update({TOOL_PREFIX + tool: text for tool, text in self.seed_descriptions})
+        if self.seed_fewshot is not None:
+            candidate[FEWSHOT_COMPONENT] = render_block(self.seed_fewshot) or NO_DEMONSTRATIONS
         return candidate
 
     def wiki(self, candidate: dict[str, str]) -> str:
@@ -119,6 +143,16 @@ class ComponentSet:
         if not self.seed_descriptions:
             return None
         return {tool: candidate[TOOL_PREFIX + tool] for tool, _ in self.seed_descriptions}
+
+    def fewshot(self, candidate: dict[str, str]) -> Demonstrations | None:
+        """The demonstrations the agent sees (None without the component: the harness's own)."""
+        return self.fewshot_fitted(candidate)[0]
+
+    def fewshot_fitted(self, candidate: dict[str, str]) -> tuple[Demonstrations | None, list[str]]:
+        """The candidate's demonstrations held to the budget, and why any were cut or dropped."""
+        if self.seed_fewshot is None:
+            return None, []
+        return fit_budget(parse_block(candidate[FEWSHOT_COMPONENT].replace(NO_DEMONSTRATIONS, "")))
 
     def hashes(self, candidate: dict[str, str]) -> dict[str, str]:
         """Each component's sha256 (what a scores file records to reproduce a run)."""
@@ -155,6 +189,8 @@ class ComponentSet:
             parts.append("the wiki")
         if self.seed_descriptions:
             parts.append(f"{len(self.seed_descriptions)} tool descriptions")
+        if self.seed_fewshot is not None:
+            parts.append(f"the fewshot demonstrations ({len(self.seed_fewshot)} in the seed)")
         how = "all at once" if selector == "all" else f"one at a time ({selector})"
         return f"components {self.mode}: {' + '.join(parts)}; GEPA evolves {how}"
 
@@ -172,7 +208,7 @@ class ComponentSet:
 
     def concerns(self, name: str, entry: dict[str, Any], failed: bool = True) -> bool:
         """Whether the (failed, or else passed) episode concerns component `name`."""
-        if name == WIKI_COMPONENT:
+        if name in (WIKI_COMPONENT, FEWSHOT_COMPONENT):
             return True
         tools = failure_tools(entry) if failed else episode_tools(entry)
         subject = self.subject(name)
@@ -191,7 +227,8 @@ class ComponentSet:
                 dataset[name] = []
                 continue
             passed = [e for e in entries if e["outcome"] == PASSED and self.concerns(name, e, failed=False)]
-            dataset[name] = reflective_records(failed + passed, passes=passes)
+            wanted = max(passes, FEWSHOT_PASSES) if name == FEWSHOT_COMPONENT else passes
+            dataset[name] = reflective_records(failed + passed, passes=wanted)
         return dataset
 
     def reflection_templates(self) -> str | dict[str, str]:
@@ -215,6 +252,8 @@ class ComponentSet:
         for tool, _ in self.seed_descriptions:
             parameters = ", ".join(specs[tool].parameter_names) or "none"
             templates[TOOL_PREFIX + tool] = _fill(TOOL_PROMPT, tool=tool, parameters=parameters)
+        if self.seed_fewshot is not None:
+            templates[FEWSHOT_COMPONENT] = FEWSHOT_PROMPT
         return templates
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taugepa.episode.fewshot import Demonstrations, fewshot_sha256
 from taugepa.episode.options import harness_arguments
 from taugepa.episode.run import EpisodeResult
 from taugepa.episode.runner import EpisodeJob, iter_jobs
@@ -56,7 +57,14 @@ class EpisodeStore:
         self.hits = 0
         self.stored = 0
 
-    def key(self, task: Task, wiki: str, trial: int, tool_descriptions: Descriptions = None) -> str:
+    def key(
+        self,
+        task: Task,
+        wiki: str,
+        trial: int,
+        tool_descriptions: Descriptions = None,
+        fewshot: Demonstrations | None = None,
+    ) -> str:
         parts: list[Any] = [
             task.content_hash,
             task.id,
@@ -67,12 +75,19 @@ class EpisodeStore:
         ]
         if tool_descriptions:  # absent for tau2's descriptions: keys of earlier runs stay valid
             parts.append(descriptions_sha256(tool_descriptions))
+        if fewshot:  # a candidate's demonstrations (absent without: earlier keys stay valid)
+            parts.append(["fewshot", fewshot_sha256(fewshot)])
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     def get(
-        self, task: Task, wiki: str, trial: int, tool_descriptions: Descriptions = None
+        self,
+        task: Task,
+        wiki: str,
+        trial: int,
+        tool_descriptions: Descriptions = None,
+        fewshot: Demonstrations | None = None,
     ) -> dict[str, Any] | None:
-        path = self.directory / f"{self.key(task, wiki, trial, tool_descriptions)}.json"
+        path = self.directory / f"{self.key(task, wiki, trial, tool_descriptions, fewshot)}.json"
         try:
             entry = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -83,11 +98,16 @@ class EpisodeStore:
         return entry
 
     def put(
-        self, task: Task, wiki: str, trial: int, entry: dict[str, Any], tool_descriptions: Descriptions = None
+        self,
+        task: Task,
+        wiki: str,
+        trial: int,
+        entry: dict[str, Any],
+        tool_descriptions: Descriptions = None,
+        fewshot: Demonstrations | None = None,
     ) -> None:
-        write_json_atomically(
-            self.directory / f"{self.key(task, wiki, trial, tool_descriptions)}.json", entry
-        )
+        key = self.key(task, wiki, trial, tool_descriptions, fewshot)
+        write_json_atomically(self.directory / f"{key}.json", entry)
         self.stored += 1
 
     def count(self) -> int:
@@ -108,16 +128,25 @@ class InProcessEvaluator:
     on_entry: Callable[[dict[str, Any]], None] | None = None
 
     def run(
-        self, tasks: Sequence[Task], wiki: str, tool_descriptions: Descriptions = None
+        self,
+        tasks: Sequence[Task],
+        wiki: str,
+        tool_descriptions: Descriptions = None,
+        *,
+        fewshot: Demonstrations | None = None,
     ) -> dict[str, list[dict[str, Any]]]:
-        """Every trial of every task, as scores-file entries, keyed by task id."""
+        """Every trial of every task, as scores-file entries, keyed by task id.
+
+        `fewshot`: a candidate's demonstrations (None: the settings' own)."""
         entries: dict[tuple[str, int], dict[str, Any]] = {}
         pending = []
         settings = self.settings.replace(tool_descriptions=as_pairs(tool_descriptions))
+        if fewshot is not None:
+            settings = settings.replace(fewshot=fewshot)
         unique = {task.id: task for task in tasks}.values()  # a batch may name a task twice (GEPA pads)
         for task in unique:
             for trial in range(self.settings.trials):
-                stored = self.store.get(task, wiki, trial, tool_descriptions) if self.store else None
+                stored = self.store.get(task, wiki, trial, tool_descriptions, fewshot) if self.store else None
                 if stored is not None:
                     entries[(task.id, trial)] = stored
                 else:
@@ -128,7 +157,9 @@ class InProcessEvaluator:
             failed = []
             with closing(iter_jobs(pending, self.settings.concurrency)) as finished:
                 for job, result in finished:
-                    entries[(job.task.id, job.config.trial)] = self._record(job, result, tool_descriptions)
+                    entries[(job.task.id, job.config.trial)] = self._record(
+                        job, result, tool_descriptions, fewshot
+                    )
                     if result.outcome == ERROR:
                         failed.append(job)
             pending = failed
@@ -145,13 +176,17 @@ class InProcessEvaluator:
         }
 
     def _record(
-        self, job: EpisodeJob, result: EpisodeResult, tool_descriptions: Descriptions
+        self,
+        job: EpisodeJob,
+        result: EpisodeResult,
+        tool_descriptions: Descriptions,
+        fewshot: Demonstrations | None,
     ) -> dict[str, Any]:
         self.episodes_run += 1
         _add_cost(self, result.usage)
         entry = episode_entry(job.task, result.to_dict())
         if result.outcome != ERROR and self.store is not None:
-            self.store.put(job.task, job.wiki, job.config.trial, entry, tool_descriptions)
+            self.store.put(job.task, job.wiki, job.config.trial, entry, tool_descriptions, fewshot)
         if self.on_entry is not None:
             self.on_entry(entry)
         return entry
@@ -188,13 +223,20 @@ class PytestEvaluator:
     env: dict[str, str] = field(default_factory=dict)
 
     def run(
-        self, tasks: Sequence[Task], wiki: str, tool_descriptions: Descriptions = None
+        self,
+        tasks: Sequence[Task],
+        wiki: str,
+        tool_descriptions: Descriptions = None,
+        *,
+        fewshot: Demonstrations | None = None,
     ) -> dict[str, list[dict[str, Any]]]:
         trials = self.settings.trials
         with tempfile.TemporaryDirectory(prefix="taugepa-eval-") as folder:
             wiki_path, scores_path = Path(folder) / "wiki.md", Path(folder) / "scores.json"
             write_text_atomically(wiki_path, wiki)
             settings = self.settings.replace(tool_descriptions=as_pairs(tool_descriptions))
+            if fewshot is not None:
+                settings = settings.replace(fewshot=fewshot)
             test_file = self.benchmarks_dir / "test_airline.py"
             node_ids = [
                 f"{test_file}::test_task[{task.id if trials == 1 else f'{task.id}-t{trial}'}]"

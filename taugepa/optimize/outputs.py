@@ -14,8 +14,10 @@ import hashlib
 import json
 from typing import Any
 
+from taugepa.episode.fewshot import fewshot_document
 from taugepa.files import write_json_atomically, write_text_atomically
 from taugepa.optimize.components import ComponentSet
+from taugepa.optimize.fewshot_seed import BEST_FEWSHOT
 from taugepa.optimize.settings import BEST_WIKI, OptimizeOutcome, OptimizeSettings, RolloutPlan
 from taugepa.optimize.settings import TOOLS_OUTPUT as BEST_TOOL_DESCRIPTIONS
 
@@ -39,6 +41,13 @@ def write_outputs(
     write_text_atomically(run_dir / BEST_WIKI, wikis[best])
     if descriptions[best] is not None:
         write_json_atomically(run_dir / BEST_TOOL_DESCRIPTIONS, descriptions[best])
+    fewshots = [components.fewshot_fitted(candidate) for candidate in result.candidates]
+    if components.seed_fewshot is not None:
+        demonstrations, trimmed = fewshots[best]
+        write_json_atomically(
+            run_dir / BEST_FEWSHOT,
+            fewshot_document(demonstrations or (), candidate=best, trimmed=trimmed),
+        )
     val_sizes = [len(subscores) for subscores in result.val_subscores]
     candidates = []
     for index, (candidate, wiki) in enumerate(zip(result.candidates, wikis, strict=True)):
@@ -56,6 +65,9 @@ def write_outputs(
         }
         if descriptions[index] is not None:
             record["tool_descriptions"] = descriptions[index]
+        if components.seed_fewshot is not None:
+            record["fewshot"] = [demo.to_dict() for demo in fewshots[index][0] or ()]
+            record["fewshot_trimmed"] = fewshots[index][1]
         candidates.append(record)
     write_json_atomically(
         run_dir / "candidates.json",

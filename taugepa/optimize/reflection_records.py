@@ -8,7 +8,9 @@ reflection also sees what already works, passes that broke the policy first.
 
 The agent's own policy violations (`taugepa.rules.compliance`) are listed with the sentence of the
 policy each one breaks: a violation is concrete feedback a policy editor can act on, even on
-a passed episode. One line says how long the episode took (`taugepa.episode.efficiency`).
+a passed episode. One line says how long the episode took (`taugepa.episode.efficiency`). A failure's cause
+(`taugepa.results.failure_analysis`) is named, and one the simulated customer or a suspect
+task caused says so, so that reflection does not rewrite the policy for it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from taugepa.episode.scoring import render_action
 from taugepa.protocol import PASSED
+from taugepa.results.failure_analysis import TASK, USER_SIMULATOR, failure_line
 from taugepa.rules.compliance import DEFINITE, violation_line
 
 MAX_INSTRUCTION_CHARS = 700
@@ -29,6 +32,14 @@ MAX_MESSAGE_CHARS = 400
 PASSES_PER_BATCH = 2
 MAX_VIOLATIONS = 5
 NO_WRITES = "none: the database must not change"
+# What reflection must not do with a failure that is not the agent's.
+NOT_THE_POLICY = {
+    USER_SIMULATOR: (
+        "The simulated customer caused this failure, not the agent or the policy: do not change the "
+        "policy for it."
+    ),
+    TASK: "The audit flags this task's gold as suspect: do not change the policy to fit it.",
+}
 
 
 def _clip(text: str, limit: int) -> str:
@@ -86,6 +97,15 @@ def _feedback_line(entry: dict[str, Any]) -> str:
     return f"FAILED: {first}"
 
 
+def _cause(entry: dict[str, Any]) -> str:
+    """The failure's cause (`taugepa.results.failure_analysis`), with what not to learn from it."""
+    failure = entry.get("failure")
+    if entry["outcome"] == PASSED or not failure:
+        return ""
+    note = NOT_THE_POLICY.get(failure.get("blame", ""), "")
+    return failure_line(failure) + (f". {note}" if note else "")
+
+
 def _violations(entry: dict[str, Any]) -> list[str]:
     """Definite and possible violations, worst first, each with the policy sentence it breaks."""
     found = (entry.get("compliance") or {}).get("violations", [])
@@ -130,6 +150,9 @@ def reflective_record(entry: dict[str, Any], task_instruction: str | None = None
         },
         "Feedback": _feedback_line(entry),
     }
+    cause = _cause(entry)
+    if cause:
+        record["Failure cause"] = cause
     violations = _violations(entry)
     if violations:
         record["Policy violations"] = violations

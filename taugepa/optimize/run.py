@@ -38,6 +38,8 @@ from taugepa.optimize.evaluators import (
     default_benchmarks_dir,
     valid_tasks,
 )
+from taugepa.optimize.fewshot_seed import BEST_FEWSHOT, check_sources
+from taugepa.optimize.fewshot_seed import seed_fewshot as seed_fewshot_for
 from taugepa.optimize.outputs import write_outputs
 from taugepa.optimize.progress import ProgressLines
 from taugepa.optimize.reflection_model import ReflectionModel
@@ -116,10 +118,26 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
     import gepa
 
     check_tracking(settings.track)
-    components = ComponentSet.build(settings.components, settings.seed_wiki, settings.seed_wiki_path)
-    selector = module_selector(settings.component_selector, components)
+    ComponentSet.build(settings.components, settings.seed_wiki, settings.seed_wiki_path)  # checked first
     tasks = select_tasks(settings, say)
     split = split_tasks(tasks, settings.val_size, settings.seed, settings.train_size)
+    seed_fewshot: tuple = ()
+    if settings.components.endswith("+fewshot"):
+        seed_fewshot = seed_fewshot_for(
+            settings.run_dir,
+            [t.id for t in split.train],
+            given=settings.harness.fewshot,
+            given_path=settings.harness.fewshot_path,
+            source=settings.fewshot_from,
+            say=say,
+        )
+    elif settings.harness.fewshot:  # fixed demonstrations must not show validation or test tasks either
+        where = settings.harness.fewshot_path or "--fewshot"
+        check_sources(settings.harness.fewshot, [t.id for t in split.train], where)
+    components = ComponentSet.build(
+        settings.components, settings.seed_wiki, settings.seed_wiki_path, seed_fewshot=seed_fewshot
+    )
+    selector = module_selector(settings.component_selector, components)
     test: TestSet | None = (
         load_test_set(settings.test_specs, [*split.train, *split.val]) if settings.test_specs else None
     )
@@ -231,6 +249,7 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         f"{outcome.episodes_reused} reused from the run directory; {outcome.cost_text()}"
     )
     files = [*OUTPUT_FILES, *([TOOLS_OUTPUT] if components.seed_descriptions else [])]
+    files += [BEST_FEWSHOT] if components.seed_fewshot is not None else []
     say(f"outputs in {settings.run_dir}: {', '.join(files)}")
     if test is not None:
         if max_cost is not None and evaluator.cost_usd + reflection.cost_usd >= max_cost:

@@ -56,6 +56,7 @@ class OptimizeSettings:
     merge: bool = False
     max_merges: int = 5
     track: str = "none"
+    fewshot_from: Path | None = None  # --fewshot-from: where the fewshot seed's episodes come from
     test_specs: tuple[str, ...] = ()  # --test-tasks: the transfer step (none: no transfer)
     test_trials: int | None = None  # default: the search's trials
 

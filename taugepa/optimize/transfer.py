@@ -16,10 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from taugepa.episode.fewshot import describe_fewshot
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically
 from taugepa.optimize.components import ComponentSet
 from taugepa.optimize.evaluators import EpisodeStore, InProcessEvaluator
+from taugepa.optimize.fewshot_seed import BEST_FEWSHOT, SEED_FEWSHOT
 from taugepa.optimize.settings import BEST_WIKI, TOOLS_OUTPUT, OptimizeSettings
 from taugepa.results.benchmark_run import harness_scores
 from taugepa.results.compare import compare_scores, comparison_lines
@@ -102,7 +104,8 @@ def run_transfer(
         started = time.time()
         wiki = components.wiki(candidate)
         descriptions = components.tool_descriptions(candidate)
-        by_task = evaluator.run(test.tasks, wiki, descriptions)
+        fewshot = components.fewshot(candidate)
+        by_task = evaluator.run(test.tasks, wiki, descriptions, fewshot=fewshot)
         entries = [entry for task in test.tasks for entry in by_task[task.id]]
         extra: dict[str, Any] = {
             "optimize": {
@@ -114,6 +117,9 @@ def run_transfer(
         if descriptions is not None:
             where = str(run_dir / TOOLS_OUTPUT) if label == "best" else "tau2 (the seed)"
             extra["tool_descriptions"] = describe_tool_descriptions(descriptions, where)
+        if fewshot is not None:
+            where = str(run_dir / BEST_FEWSHOT) if label == "best" else str(run_dir / SEED_FEWSHOT)
+            extra["fewshot"] = describe_fewshot(fewshot, where)
         scores = harness_scores(harness, entries, test.sources, wiki, wiki_path, started, extra=extra)
         paths[label] = run_dir / (SEED_SCORES if label == "seed" else BEST_SCORES)
         write_json_atomically(paths[label], scores)

@@ -27,6 +27,7 @@ from scipy import stats
 from taugepa.episode.efficiency import METRICS, figures
 from taugepa.errors import ConfigError
 from taugepa.protocol import FAILED, PASSED
+from taugepa.results.compare_causes import cause_shift, cause_shift_lines
 from taugepa.results.scores import Scores
 from taugepa.rules.compliance import definite_violations
 
@@ -104,6 +105,7 @@ class Comparison:
     figures: list[PairedFigure] = field(default_factory=list)  # over all scored episodes
     figures_passed: list[PairedFigure] = field(default_factory=list)  # passed episodes, tasks passed in both
     passed_in_both: int = 0
+    causes: dict[str, Any] = field(default_factory=dict)  # failure causes that moved (compare_causes)
 
     @property
     def delta(self) -> float:
@@ -305,6 +307,7 @@ def compare_scores(baseline: Scores, candidate: Scores, alpha: float = 0.05, see
         figures=figures_all,
         figures_passed=figures_passed,
         passed_in_both=len(both_passed),
+        causes=cause_shift(baseline.episodes, candidate.episodes, shared),
     )
 
 
@@ -337,6 +340,7 @@ def comparison_lines(comparison: Comparison, max_listed: int = 20) -> list[str]:
         )
         lines.append(f"{title} ({len(tasks)}): {shown or '-'}")
     lines.extend(figure_lines(c))
+    lines.extend(cause_shift_lines(c.causes))
     if c.only_in_baseline or c.only_in_candidate:
         lines.append(
             f"not compared: {len(c.only_in_baseline)} tasks scored only in the baseline, "

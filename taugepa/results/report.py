@@ -1,10 +1,11 @@
 """A standalone HTML report of one or more scores files: one file, nothing fetched from a network.
 
 Sections: a summary table (one column per scores file; with the efficiency figures and the
-agent's policy compliance), charts of the pass rate by group
-(difficulty or set) and by gold action and of pass^k against k, drawn with matplotlib and
-embedded as PNG data, a per-task comparison when there are several files, and for each file
-a table of tasks with outcome, feedback and a collapsible transcript.
+agent's policy compliance), the failure causes of each file (`report_causes`), charts of
+the pass rate by group (difficulty or set) and by gold action and of pass^k against k,
+drawn with matplotlib and embedded as PNG data, a per-task comparison when there are
+several files, and for each file a table of tasks with outcome, feedback and a collapsible
+transcript.
 
 Every string that came from a model, a user, a task file or a scores file is HTML-escaped,
 and the page's Content-Security-Policy forbids loading anything from anywhere, so a hostile
@@ -27,6 +28,7 @@ from taugepa.episode.efficiency import METRICS, WALL, format_figure, run_wall_ti
 from taugepa.errors import ConfigError
 from taugepa.files import write_text_atomically
 from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
+from taugepa.results.report_causes import causes_section
 from taugepa.results.report_charts import charts
 from taugepa.results.report_tasks import comparison_table, task_table
 from taugepa.results.scores import Scores, load_scores, summarize
@@ -137,6 +139,11 @@ def build_report(runs: Sequence[ReportRun], title: str) -> str:
     if len(runs) > 1:
         sections += ["<h2>Per-task comparison</h2>", comparison_table(runs)]
     for number, run in enumerate(runs):
+        if run.summary.get("failures"):
+            sections += [
+                f"<h2>Failure causes: {escape(run.label)}</h2>",
+                causes_section(run.scores.episodes, f"tasks-{number}"),
+            ]
         sections += [f"<h2>Tasks: {escape(run.label)}</h2>", task_table(run, number)]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -12,6 +12,7 @@ from html import escape
 from typing import Any, Protocol
 
 from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
+from taugepa.results.failure_analysis import cause_label
 from taugepa.results.scores import Scores
 from taugepa.results.transcript import render_episode_body
 
@@ -154,7 +155,9 @@ def _headline(entries: Sequence[dict[str, Any]]) -> str:
     """The first line of the first non-passing trial's feedback (or the pass message)."""
     worst = next((e for e in entries if e["outcome"] != PASSED), entries[0])
     lines = (worst.get("feedback") or worst["outcome"]).splitlines()
-    return lines[0] if lines else worst["outcome"]
+    headline = lines[0] if lines else worst["outcome"]
+    failure = worst.get("failure")
+    return f"[{cause_label(failure['cause'])}] {headline}" if failure else headline
 
 
 def _recorded(entries: Sequence[dict[str, Any]]) -> str:

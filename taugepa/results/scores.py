@@ -31,6 +31,7 @@ from taugepa.guards.validation import shown
 from taugepa.llm.usage import run_usage
 from taugepa.protocol import ERROR, FAILED, INVALID, OUTCOMES, PASSED
 from taugepa.results.clipping import clip_texts
+from taugepa.results.failure_analysis import analyze_failure, failure_summary
 from taugepa.results.passk import pass_k_summary
 from taugepa.rules.compliance import run_compliance
 from taugepa.tasks.model import Task
@@ -46,10 +47,14 @@ def episode_entry(task: Task, result: dict[str, Any], audit: dict[str, Any] | No
     """An episode result as stored in the scores file: the result plus the task's labels.
 
     `audit` is the task's audit in brief (status, free pass, flags; see `taugepa.audit`).
+    A failed episode also gets its `failure` cause (`taugepa.results.failure_analysis`).
     Texts longer than 64 KiB are clipped (`taugepa.results.clipping`).
     """
     outcome = result["outcome"]
-    labels = {"audit": audit} if audit is not None else {}
+    labels: dict[str, Any] = {"audit": audit} if audit is not None else {}
+    failure = analyze_failure(task, result, audit)
+    if failure is not None:
+        labels["failure"] = failure.to_dict()
     entry = {
         "task_id": task.id,
         "trial": result["trial"],
@@ -89,6 +94,7 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
     audit = _audit_tally(episodes)
     efficiency = run_efficiency(episodes)
     compliance = run_compliance(episodes)
+    failures = failure_summary(episodes)
     return {
         "episodes": len(episodes),
         "tasks": len({e["task_id"] for e in episodes}),
@@ -103,6 +109,7 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
         **({"audit": audit} if audit else {}),
         **({"efficiency": efficiency} if efficiency else {}),
         **({"compliance": compliance} if compliance else {}),
+        **({"failures": failures} if failures else {}),
     }
 
 

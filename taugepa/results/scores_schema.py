@@ -135,6 +135,12 @@ class Recorded(_Typed):
     reason: str | None = None
 
 
+class Failure(_Typed):
+    cause: str
+    blame: Literal["agent", "user_simulator", "task"]
+    detail: str = ""
+
+
 class Episode(_Typed):
     task_id: Annotated[str, Field(min_length=1, max_length=1000)]
     trial: Annotated[int, Field(ge=0, le=10**9)]
@@ -147,6 +153,7 @@ class Episode(_Typed):
     feedback: str = ""
     termination: str | None = None
     audit: Audit | None = None
+    failure: Failure | None = None
     efficiency: Efficiency | None = None
     compliance: Compliance | None = None
     usage: Usage | None = None

@@ -10,6 +10,8 @@ import json
 from html import escape
 from typing import Any
 
+from taugepa.results.failure_analysis import failure_line
+
 TRANSCRIPT_CSS = """
 .tg-episode{font-family:system-ui,sans-serif;font-size:13px}
 .tg-msg{margin:4px 0;padding:4px 8px;border-left:3px solid #999;white-space:pre-wrap}
@@ -83,6 +85,7 @@ def render_episode_body(entry: dict[str, Any]) -> str:
         f"<p><b>{escape(entry['task_id'])}</b> (trial {int(entry['trial'])}): "
         f"{escape(entry['outcome'])}</p>"
         f"{render_audit(entry.get('audit'))}"
+        f"{render_failure(entry.get('failure'))}"
         f"{render_efficiency(entry.get('efficiency'), entry.get('duration_s'))}"
         f"{render_compliance(entry.get('compliance'))}"
         f'<pre class="tg-msg">{escape(entry.get("feedback", ""))}</pre>'
@@ -90,6 +93,13 @@ def render_episode_body(entry: dict[str, Any]) -> str:
         f"{render_messages(entry.get('messages', []))}"
         "</div>"
     )
+
+
+def render_failure(failure: dict[str, Any] | None) -> str:
+    """The failure's cause and whom it blames (`taugepa.results.failure_analysis`)."""
+    if not failure:
+        return ""
+    return f'<p class="tg-cause"><b>Failure {escape(failure_line(failure))}</b></p>'
 
 
 def render_audit(audit: dict[str, Any] | None) -> str:

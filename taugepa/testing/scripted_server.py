@@ -17,7 +17,8 @@ requests ever in flight at once, and records when the first request arrived and 
 last answer left (for measuring a whole command's start-up and finish).
 
 Run it alone: `python -m taugepa.testing.scripted_server --tasks FILE --latency 0.3`
-(`--optimizer-models` also serves the models of `taugepa.testing.scripted_optimizer`).
+(`--optimizer-models` also serves the models of `taugepa.testing.scripted_optimizer` and
+`scripted_fewshot`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from taugepa.testing.hostile import (
     echoed_credentials,
     send_wire_fault,
 )
+from taugepa.testing.scripted_fewshot import FEWSHOT_MODELS
 from taugepa.testing.scripted_models import Conduct, ExtraModel, Faults, ScriptedModels, request_unit
 from taugepa.testing.scripted_optimizer import EXTRA_MODELS
 
@@ -412,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         conduct=conduct,
         plays=plays,
-        extra_models=EXTRA_MODELS if args.optimizer_models else None,
+        extra_models={**EXTRA_MODELS, **FEWSHOT_MODELS} if args.optimizer_models else None,
     )
     print(server.base_url, flush=True)
     try:
