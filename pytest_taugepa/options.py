@@ -31,6 +31,7 @@ from taugepa.errors import ConfigError
 from taugepa.guards.limits import CASES
 from taugepa.guards.output_paths import check_output_file
 from taugepa.options import LIST, OFF_SWITCH, SWITCH, Lookup, Option, resolve_path
+from taugepa.results.failure_review import REVIEW_OPTIONS, ReviewSettings, resolve_review
 from taugepa.results.gates import GATE_OPTIONS, GateSettings, resolve_gates
 
 DEFAULT_SCORES_OUT = "taugepa-scores.json"
@@ -49,7 +50,13 @@ PLUGIN_OPTIONS: list[Option] = [
         kind=SWITCH,
     ),
 ]
-BENCHMARK_OPTIONS: list[Option] = [*TASK_OPTIONS, *HARNESS_OPTIONS, *GATE_OPTIONS, *PLUGIN_OPTIONS]
+BENCHMARK_OPTIONS: list[Option] = [
+    *TASK_OPTIONS,
+    *HARNESS_OPTIONS,
+    *GATE_OPTIONS,
+    *REVIEW_OPTIONS,
+    *PLUGIN_OPTIONS,
+]
 
 
 def add_options(parser: pytest.Parser, options: Iterable[Option] = BENCHMARK_OPTIONS) -> None:
@@ -102,6 +109,7 @@ class BenchmarkSettings:
     tasks: TaskSelection
     scores_out: Path
     gates: GateSettings = GateSettings()
+    review: ReviewSettings | None = None  # --review-model: a second opinion on simulator blame
 
     @property
     def wiki_sha256(self) -> str:
@@ -127,6 +135,7 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
         tasks=resolve_tasks(lookup),
         scores_out=scores_out,
         gates=resolve_gates(lookup),
+        review=resolve_review(lookup),
     )
 
 

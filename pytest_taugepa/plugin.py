@@ -41,6 +41,7 @@ from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStart
 from taugepa.errors import TaugepaError
 from taugepa.llm.cache import default_llm_cache_dir
 from taugepa.llm.client import check_api_keys, prepare_clients
+from taugepa.llm.config import LLMConfig, read_api_key
 from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
 from taugepa.results.scores import episode_entry
 from taugepa.results.transcript import render_episode
@@ -84,9 +85,10 @@ def start_benchmark(config: pytest.Config) -> None:
                 check_api_keys(harness.llm)  # the workers send the requests: no SDK needed here
             else:
                 prepare_clients(harness.llm)
+        reviewer = _failure_reviewer(config, settings)
     except TaugepaError as exc:
         raise pytest.UsageError(str(exc)) from None
-    benchmark = Benchmark(settings=settings, collection=collection, audits=audits)
+    benchmark = Benchmark(settings=settings, collection=collection, audits=audits, reviewer=reviewer)
     benchmark.tasks = collection.by_id()
     benchmark.group_marks = group_mark_names(
         {task.group for task in collection.tasks}, registered_marks(config) | set(tool_names())
@@ -112,6 +114,20 @@ def start_benchmark(config: pytest.Config) -> None:
     for name in sorted(tool_names()):
         config.addinivalue_line("markers", f"{name}: taugepa tasks whose gold actions call {name}")
     _add_html_metadata(config, settings)
+
+
+def _failure_reviewer(config: pytest.Config, settings: BenchmarkSettings) -> Any:
+    """The review model's client where episodes are scored (not on an xdist controller, which
+    only checks the key), so that a missing key stops the session before any episode."""
+    review = settings.review
+    if review is None:
+        return None
+    from taugepa.results.failure_review import FailureReviewer
+
+    if _is_xdist_controller(config):
+        read_api_key(review.api_key_env or (settings.harness.llm or LLMConfig()).api_key_env)
+        return None
+    return FailureReviewer(review, settings.harness.llm)
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
@@ -287,6 +303,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         task = benchmark.tasks[result.task_id]
         audit = benchmark.audits.for_task(task).brief() if benchmark.audits else None
         entry = episode_entry(task, result.to_dict(), audit=audit)
+        if benchmark.reviewer is not None:
+            benchmark.reviewer.review(task, entry)
         report.taugepa_episode = entry
         if report.failed and entry["outcome"] == FAILED and compact_failures(item.config):
             # one line, as the short summary shows it (-v or --tb=long keep the whole feedback)

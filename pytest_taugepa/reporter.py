@@ -89,7 +89,7 @@ class BenchmarkReporter:
             wiki_path=str(settings.wiki_path),
             wiki_text=settings.wiki_text,
             task_sources=benchmark.collection.sources,
-            extra={"audit": benchmark.audits.run_info(len(benchmark.tasks))} if benchmark.audits else None,
+            extra=_run_extra(benchmark),
         )
         scores = build_scores(run, entries, timing_since(benchmark.started_at))
         if benchmark.not_started:
@@ -221,3 +221,14 @@ def _table(groups: dict[str, dict[str, Any]], pass_k: dict[str, Any] | None = No
 
 def _rate(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate:.1%}"
+
+
+def _run_extra(benchmark: Benchmark) -> dict[str, Any] | None:
+    """What the run header holds beyond the harness: the task audit, the review model."""
+    extra: dict[str, Any] = {}
+    if benchmark.audits:
+        extra["audit"] = benchmark.audits.run_info(len(benchmark.tasks))
+    review = benchmark.settings.review
+    if review is not None:
+        extra["failure_review"] = review.describe(benchmark.settings.harness.llm)
+    return extra or None

@@ -34,6 +34,7 @@ class Benchmark:
     interrupted: bool = False  # Ctrl-C (here or in an xdist worker)
     interrupted_info: dict[str, Any] | None = None  # as written to the scores file
     group_marks: dict[str, str] = field(default_factory=dict)  # group -> its pytest mark (see marks.py)
+    reviewer: Any = None  # this process's FailureReviewer, with --review-model
 
     def ordered_entries(self) -> list[dict[str, Any]]:
         order = {task_id: position for position, task_id in enumerate(self.tasks)}

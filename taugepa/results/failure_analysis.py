@@ -119,13 +119,15 @@ class Failure:
 
     cause: str
     detail: str
+    agent_cause: str | None = None  # for a failure blamed on the simulator: the agent's side of it
 
     @property
     def blame(self) -> str:
         return CAUSES[self.cause].blame
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cause": self.cause, "blame": self.blame, "detail": self.detail}
+        agent_side = {"agent_cause": self.agent_cause} if self.agent_cause else {}
+        return {"cause": self.cause, "blame": self.blame, "detail": self.detail, **agent_side}
 
 
 def cause_label(cause: str) -> str:
@@ -138,7 +140,11 @@ def failure_line(failure: dict[str, Any] | None) -> str:
     if not failure:
         return ""
     blame = " [blamed on the user simulator]" if failure.get("blame") == USER_SIMULATOR else ""
-    return f"cause: {cause_label(failure['cause'])}{blame} ({failure.get('detail', '')})"
+    line = f"cause: {cause_label(failure['cause'])}{blame} ({failure.get('detail', '')})"
+    review = failure.get("review")
+    if review:  # --review-model's second opinion on a simulator blame
+        line += f" [review model: {review['verdict']}: {review.get('reason', '')}]"
+    return line
 
 
 # ---- the analysis ---------------------------------------------------------------------------
@@ -158,7 +164,7 @@ def analyze_failure(
     simulator = _simulator_cause(task, result, divergence)
     if simulator is not None:
         detail = f"{simulator.detail}; the agent's side: {agent_side.detail}"
-        return Failure(simulator.cause, _clip(detail, MAX_DETAIL))
+        return Failure(simulator.cause, _clip(detail, MAX_DETAIL), agent_cause=agent_side.cause)
     return Failure(agent_side.cause, _clip(agent_side.detail, MAX_DETAIL))
 
 
@@ -400,11 +406,25 @@ def failure_summary(episodes: Iterable[dict[str, Any]]) -> dict[str, Any] | None
     failed = sum(1 for e in episodes if e.get("outcome") == FAILED)
     apart = by_blame.get(USER_SIMULATOR, 0)
     counted = passed + failed - apart
+    reviews = Counter(f["review"]["verdict"] for f in failures if f.get("review"))
+    review_usage = _review_usage([f["review"] for f in failures if f.get("review")])
     return {
         "by_cause": dict(by_cause.most_common()),
         "by_blame": {blame: by_blame.get(blame, 0) for blame in BLAMES},
         "simulator_blamed": apart,
         "pass_rate_without_simulator": passed / counted if counted else None,
+        **({"reviews": dict(sorted(reviews.items())), "review_usage": review_usage} if reviews else {}),
+    }
+
+
+def _review_usage(reviews: list[dict[str, Any]]) -> dict[str, Any]:
+    """The review model's requests, cache hits and cost over the run (None cost: a model has no price)."""
+    usages = [r.get("usage") or {} for r in reviews]
+    costs = [u.get("cost_usd") for u in usages if u.get("requests")]
+    return {
+        "requests": sum(int(u.get("requests") or 0) for u in usages),
+        "cache_hits": sum(int(u.get("cache_hits") or 0) for u in usages),
+        "cost_usd": None if any(c is None for c in costs) else round(sum(c or 0.0 for c in costs), 8),
     }
 
 
@@ -420,4 +440,7 @@ def causes_line(summary: dict[str, Any]) -> str | None:
         rate = failures["pass_rate_without_simulator"]
         shown = "n/a" if rate is None else f"{rate:.1%}"
         line += f" ({apart} blamed on the user simulator; pass rate without them {shown})"
+    reviews = failures.get("reviews")
+    if reviews:
+        line += "; review model: " + ", ".join(f"{count} {verdict}" for verdict, count in reviews.items())
     return line
