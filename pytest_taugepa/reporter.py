@@ -15,7 +15,7 @@ import pytest
 from pytest_taugepa.audit_support import summary_lines as audit_summary_lines
 from pytest_taugepa.session import Benchmark
 from pytest_taugepa.transport import entry_text
-from pytest_taugepa.verdict import RunState, compact_failures, counts_text, verdict_lines
+from pytest_taugepa.verdict import compact_failures
 from taugepa.episode.efficiency import efficiency_lines, run_wall_time
 from taugepa.files import write_text_atomically
 from taugepa.llm.usage import usage_lines
@@ -23,9 +23,8 @@ from taugepa.protocol import ERROR, FAILED
 from taugepa.results.gates import evaluate_gates
 from taugepa.results.passk import describe_pass_k
 from taugepa.results.scores import build_scores, run_header, scores_text, summarize, timing_since
+from taugepa.results.verdict import VERDICT_TITLE, RunState, counts_text, gated_exit_status, verdict_lines
 from taugepa.rules.compliance import compliance_lines
-
-GATE_EXIT_STATUS = pytest.ExitCode.TESTS_FAILED
 
 
 class BenchmarkReporter:
@@ -110,18 +109,11 @@ class BenchmarkReporter:
         if benchmark.interrupted:
             return  # no gate judges a partial run
         benchmark.gates = evaluate_gates(entries, settings.gates)
-        gated = bool(benchmark.gates)
         benchmark.gate_failures = [gate.failure for gate in benchmark.gates if gate.failure]
-        if benchmark.gate_failures and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = GATE_EXIT_STATUS
-        elif (
-            gated
-            and not benchmark.gate_failures
-            and session.exitstatus == pytest.ExitCode.TESTS_FAILED
-            and self.other_failures == 0
-        ):
-            # With a gate set, the gate decides: agent failures alone do not fail the run.
-            session.exitstatus = pytest.ExitCode.OK
+        # with a gate set, the gate decides: agent failures alone do not fail the run
+        session.exitstatus = pytest.ExitCode(
+            gated_exit_status(session.exitstatus, benchmark.gates, self.other_failures)
+        )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         benchmark = self.benchmark
@@ -143,7 +135,7 @@ class BenchmarkReporter:
         if terminal is not None and not self.config.option.collectonly:
             lines = verdict_lines(self.run_state(session))
             failed = session.exitstatus != pytest.ExitCode.OK
-            terminal.write_sep("=", "taugepa verdict", red=failed, green=not failed, bold=True)
+            terminal.write_sep("=", VERDICT_TITLE, red=failed, green=not failed, bold=True)
             for line in lines:
                 terminal.write_line(line, red=failed, green=not failed, bold=line is lines[-1])
         return result
