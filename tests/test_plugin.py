@@ -161,10 +161,11 @@ def test_min_pass_rate_gate_decides_the_exit_status(tmp_path, v1_tasks_file):
     )
     assert met.returncode == 0, met.stdout[-1500:]
     assert "31 failed, 19 passed" in met.stdout and "gate passed: --min-pass-rate 30.0%" in met.stdout
-    last_lines = met.stdout.strip().splitlines()[-6:]  # the verdict comes after pytest's own last line
+    last_lines = met.stdout.strip().splitlines()[-7:]  # the verdict comes after pytest's own last line
     assert last_lines[0].startswith("pass rate 38.0% (19 passed, 31 failed) · 0 invalid · 0 errors")
+    assert last_lines[1].startswith("compliance 100.0% (50 of 50 scored episodes")  # it writes nothing
     # the null agent writes nothing: its failures are its own, or the audit's suspects
-    assert last_lines[1].startswith("failure causes: agent gave up in text 22 · task suspect")
+    assert last_lines[2].startswith("failure causes: agent gave up in text 22 · task suspect")
     assert last_lines[-1] == (
         "PASS (exit status 0): every gate holds; with a gate set, failed episodes alone do not fail the run "
         "(31 episodes failed)"
@@ -210,6 +211,49 @@ def test_baseline_regression_gate(tmp_path, v1_tasks_file):
     assert regressed.stdout.strip().splitlines()[-1].startswith("FAIL (exit status 1): the gate --baseline ")
     tolerated = benchmark(tmp_path, *base, "--max-regression", "70%")
     assert tolerated.returncode == 0, tolerated.stdout[-1500:]
+
+
+def test_a_run_that_passes_every_task_fails_on_compliance_alone(tmp_path):
+    # the oracle replays tau2's gold: every task passes, but 4 golds break a rule (the audit's "violates")
+    run = benchmark(
+        tmp_path,
+        "--tasks",
+        "tau2-airline",
+        "--agent",
+        "oracle",
+        "-q",
+        "--min-pass-rate",
+        "90%",
+        "--min-compliance",
+        "95%",
+    )
+    assert run.returncode == 1, run.stdout[-1500:]
+    verdict = run.stdout[run.stdout.index("taugepa verdict") :].splitlines()[1:]
+    assert verdict[0].startswith("pass rate 100.0% (50 passed, 0 failed)")
+    assert verdict[1] == (
+        "compliance 92.0% (46 of 50 scored episodes with no definite policy violation; 4 broke a rule)"
+    )
+    assert verdict[2:4] == [
+        "gate passed: --min-pass-rate 90.0%",
+        "gate failed: compliance 92.0% (46/50 episodes with no definite violation) is below "
+        "--min-compliance 95.0%",
+    ]
+    assert verdict[-1] == "FAIL (exit status 1): the gate --min-compliance 95.0% failed"
+    benchmark(tmp_path, "--tasks", "tau2-airline", "--agent", "oracle", "-q", scores="base.json")
+    same = benchmark(
+        tmp_path,
+        "--tasks",
+        "tau2-airline",
+        "--agent",
+        "oracle",
+        "-q",
+        "--baseline",
+        str(tmp_path / "base.json"),
+        "--max-compliance-regression",
+        "0",
+    )
+    assert same.returncode == 0, same.stdout[-1500:]
+    assert "gate passed: --baseline " in same.stdout and "--max-compliance-regression 0.0%" in same.stdout
 
 
 def test_html_report_carries_escaped_transcripts(tmp_path):

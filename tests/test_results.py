@@ -10,8 +10,18 @@ from taugepa.episode.run import run_episode
 from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically
-from taugepa.results.gates import min_pass_rate_breach, parse_rate, regression_breach
-from taugepa.results.scores import build_scores, episode_entry, load_scores, to_evaluation_batch
+from taugepa.results.gates import (
+    GateSettings,
+    compliance_line,
+    compliance_regression_breach,
+    evaluate_gates,
+    min_compliance_breach,
+    min_pass_rate_breach,
+    parse_rate,
+    regression_breach,
+    resolve_gates,
+)
+from taugepa.results.scores import build_scores, episode_entry, load_scores, summarize, to_evaluation_batch
 from taugepa.tasks.loading import load_tasks
 
 
@@ -113,3 +123,71 @@ def test_gates(tmp_path, v1_tasks):
     assert regression_breach(oracle[:10], baseline, 0.0) is None  # subset: compared on shared tasks
     other = scores_file(tmp_path, entries_for(load_tasks(["tau2-airline"]).tasks[:3], "oracle"), "other.json")
     assert "shares no scored task" in regression_breach(null, other, 0.0)
+
+
+def with_violations(entries, broken):
+    """Copies of `entries` where the episodes at positions `broken` carry one definite violation."""
+    result = []
+    for position, entry in enumerate(entries):
+        entry = json.loads(json.dumps(entry))
+        if position in broken:
+            violation = {
+                "rule": "confirm.write",
+                "kind": "conversation",
+                "severity": "definite",
+                "turn": 1,
+                "call_index": 0,
+                "action": "cancel_reservation",
+                "message": "wrote without the user's yes",
+                "policy": None,
+                "policy_found": None,
+            }
+            entry["compliance"]["violations"].append(violation)
+            entry["compliance"]["compliant"] = False
+        result.append(entry)
+    return result
+
+
+def test_compliance_gates_judge_the_share_of_episodes_without_a_definite_violation(tmp_path, v1_tasks):
+    oracle = [e for e in entries_for(v1_tasks, "oracle") if e["compliance"]["compliant"]][:40]
+    assert len(oracle) == 40 and all(e["outcome"] == "passed" for e in oracle)
+    hasty = with_violations(oracle, set(range(8)))  # 8 of 40 broke a rule, all still passed
+    assert min_compliance_breach(oracle, 1.0) is None
+    assert min_compliance_breach(hasty, 0.8) is None  # 80% >= 80%
+    assert min_compliance_breach(hasty, 0.9) == (
+        "compliance 80.0% (32/40 episodes with no definite violation) is below --min-compliance 90.0%"
+    )
+    assert "no scored episode carries a compliance record" in min_compliance_breach([], 0.5)
+    baseline = scores_file(tmp_path, oracle)
+    assert compliance_regression_breach(hasty, baseline, 0.0).startswith(
+        "compliance 80.0% on the 40 shared tasks is 20.0% below the baseline's 100.0%"
+    )
+    assert compliance_regression_breach(hasty, baseline, 0.2) is None
+    assert compliance_regression_breach(hasty[8:], baseline, 0.0) is None  # judged on shared tasks
+    # the pass rate gates hold: the run fails on compliance alone
+    gates = GateSettings(
+        min_pass_rate=1.0, baseline=baseline, min_compliance=0.9, max_compliance_regression=0.05
+    )
+    results = evaluate_gates(hasty, gates)
+    assert [r.name for r in results] == [
+        "--min-pass-rate 100.0%",
+        f"--baseline {baseline.path} --max-regression 0.0%",
+        "--min-compliance 90.0%",
+        f"--baseline {baseline.path} --max-compliance-regression 5.0%",
+    ]
+    assert [r.failure is None for r in results] == [True, True, False, False]
+    assert compliance_line(summarize(hasty).get("compliance")) == (
+        "compliance 80.0% (32 of 40 scored episodes with no definite policy violation; 8 broke a rule)"
+    )
+    assert compliance_line(None) is None
+
+
+def test_compliance_gate_options_are_checked_in_one_line(tmp_path):
+    def lookup_of(values):
+        return lambda name: (values.get(name), tmp_path)
+
+    assert resolve_gates(lookup_of({"min_compliance": "95%"})).min_compliance == 0.95
+    with pytest.raises(ConfigError, match="--min-compliance must be between 0 and 1"):
+        resolve_gates(lookup_of({"min_compliance": "1.2"}))
+    with pytest.raises(ConfigError, match="--max-compliance-regression needs --baseline"):
+        resolve_gates(lookup_of({"max_compliance_regression": "0.05"}))

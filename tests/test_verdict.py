@@ -30,7 +30,7 @@ def test_without_a_gate_failed_episodes_fail_the_run_and_the_last_line_says_how_
     assert lines[-2].startswith("each failure above is one line: -v or --tb=long")
     assert lines[-1] == (
         "FAIL (exit status 1): 1 episode failed and no gate is set "
-        "(--min-pass-rate or --baseline let the pass rate decide)"
+        "(--min-pass-rate, --min-compliance or --baseline let the figures decide)"
     )
 
 
@@ -39,6 +39,22 @@ def test_every_gate_is_listed_and_the_failed_ones_decide():
     lines = verdict_lines(RunState(summary(3, 1), pytest.ExitCode.TESTS_FAILED, gates))
     assert lines[1:3] == ["gate passed: --min-pass-rate 50.0%", "gate failed: pass rate fell 9.0%"]
     assert lines[-1] == "FAIL (exit status 1): the gate --baseline b.json failed"
+
+
+def test_the_compliance_line_and_a_failed_compliance_gate_come_after_the_pass_rate():
+    block = {"episodes": 4, "compliant": 1, "rate": 0.25}
+    gates = [
+        GateResult("--min-pass-rate 50.0%"),
+        GateResult("--min-compliance 90.0%", "compliance 25.0% ..."),
+    ]
+    state = RunState({**summary(4, 0), "compliance": block}, pytest.ExitCode.TESTS_FAILED, gates)
+    lines = verdict_lines(state)
+    assert (
+        lines[1]
+        == "compliance 25.0% (1 of 4 scored episodes with no definite policy violation; 3 broke a rule)"
+    )
+    assert lines[2:4] == ["gate passed: --min-pass-rate 50.0%", "gate failed: compliance 25.0% ..."]
+    assert lines[-1] == "FAIL (exit status 1): the gate --min-compliance 90.0% failed"
 
 
 def test_errors_are_named_as_infrastructure_not_as_the_agents_failures():
@@ -78,9 +94,9 @@ def test_an_interrupted_run_gives_no_pass_rate_as_its_result():
 def test_one_line_failures_keep_the_divergence_and_the_rules_broken():
     feedback = (
         "The final database does not match the gold outcome.\n"
-        "Expected writes (1): cancel_reservation(reservation_id=\"ABC\")\n"
+        'Expected writes (1): cancel_reservation(reservation_id="ABC")\n'
         "Agent's writes (0): none\n"
-        "First divergence at write 1: the agent never called cancel_reservation(reservation_id=\"ABC\").\n"
+        'First divergence at write 1: the agent never called cancel_reservation(reservation_id="ABC").\n'
         'Missing required outputs: "42"'
     )
     compliance = {

@@ -1,8 +1,11 @@
-"""CI gates: fail a run whose pass rate is too low or fell too far below a baseline.
+"""CI gates: fail a run whose pass rate or policy compliance is too low, or fell too far below a baseline.
 
-Both gates measure passed / (passed + failed); invalid tasks and infrastructure errors
-are never counted against the agent. The regression gate compares the two runs on the
-tasks they share, so a run on a subset is not judged against the baseline's full set.
+The pass-rate gates measure passed / (passed + failed); the compliance gates the share of
+scored (passed or failed) episodes with no definite policy violation, so that an agent that
+gets the database right by skipping the policy does not pass for better. Invalid tasks and
+infrastructure errors are never counted against the agent. The regression gates compare the
+two runs on the tasks they share, so a run on a subset is not judged against the baseline's
+full set. The pytest plugin and the merged-scores gate both evaluate them here.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ GATE_OPTIONS: list[Option] = [
         "max_regression",
         "with --baseline: fail if the pass rate drops more than this below it (default 0)",
     ),
+    Option(
+        "--min-compliance",
+        "min_compliance",
+        "fail the run if fewer scored episodes than this (0.9 or 90%) are free of definite policy violations",
+    ),
+    Option(
+        "--max-compliance-regression",
+        "max_compliance_regression",
+        "with --baseline: fail if the share of compliant episodes drops more than this below it",
+    ),
 ]
 
 
@@ -34,10 +47,12 @@ class GateSettings:
     min_pass_rate: float | None = None
     baseline: Scores | None = None
     max_regression: float = 0.0
+    min_compliance: float | None = None
+    max_compliance_regression: float | None = None  # None: compliance is not compared to the baseline
 
     @property
     def any(self) -> bool:
-        return self.min_pass_rate is not None or self.baseline is not None
+        return self.min_pass_rate is not None or self.baseline is not None or self.min_compliance is not None
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,14 @@ def evaluate_gates(episodes: Sequence[dict[str, Any]], gates: GateSettings) -> l
         reason = regression_breach(episodes, gates.baseline, gates.max_regression)
         name = f"--baseline {gates.baseline.path} --max-regression {gates.max_regression:.1%}"
         results.append(GateResult(name, reason))
+    if gates.min_compliance is not None:
+        reason = min_compliance_breach(episodes, gates.min_compliance)
+        results.append(GateResult(f"--min-compliance {gates.min_compliance:.1%}", reason))
+    if gates.baseline is not None and gates.max_compliance_regression is not None:
+        allowed = gates.max_compliance_regression
+        reason = compliance_regression_breach(episodes, gates.baseline, allowed)
+        name = f"--baseline {gates.baseline.path} --max-compliance-regression {allowed:.1%}"
+        results.append(GateResult(name, reason))
     return results
 
 
@@ -68,13 +91,19 @@ def resolve_gates(lookup: Lookup) -> GateSettings:
         min_pass_rate = parse_rate(str(rate_value), "--min-pass-rate") if rate_value else None
         regression_value = given(lookup, "max_regression")
         max_regression = parse_rate(str(regression_value), "--max-regression") if regression_value else 0.0
+        compliance_value = given(lookup, "min_compliance")
+        min_compliance = parse_rate(str(compliance_value), "--min-compliance") if compliance_value else None
+        drop_value = given(lookup, "max_compliance_regression")
+        max_drop = parse_rate(str(drop_value), "--max-compliance-regression") if drop_value else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     baseline_value, base = lookup("baseline")
-    baseline = load_scores(resolve_path(baseline_value, base)) if baseline_value else None
-    if regression_value and baseline is None:
+    if regression_value and not baseline_value:
         raise ConfigError("--max-regression needs --baseline SCORES.json to compare against")
-    return GateSettings(min_pass_rate, baseline, max_regression)
+    if drop_value and not baseline_value:
+        raise ConfigError("--max-compliance-regression needs --baseline SCORES.json to compare against")
+    baseline = load_scores(resolve_path(baseline_value, base)) if baseline_value else None
+    return GateSettings(min_pass_rate, baseline, max_regression, min_compliance, max_drop)
 
 
 def parse_rate(text: str, option: str) -> float:
@@ -124,5 +153,62 @@ def regression_breach(
         return (
             f"pass rate {now:.1%} on the {len(shared)} shared tasks is {before - now:.1%} below "
             f"the baseline's {before:.1%} ({baseline.path}); --max-regression allows {max_regression:.1%}"
+        )
+    return None
+
+
+def compliance_rate(entries: Sequence[dict[str, Any]]) -> tuple[float | None, int, int]:
+    """(share, compliant, judged) over the scored episodes that carry a compliance record."""
+    judged = [e for e in entries if e["outcome"] in (PASSED, FAILED) and e.get("compliance")]
+    compliant = sum(1 for e in judged if e["compliance"].get("compliant"))
+    return (compliant / len(judged) if judged else None), compliant, len(judged)
+
+
+def compliance_line(block: dict[str, Any] | None) -> str | None:
+    """The verdict's compliance line from a summary's `compliance` block (None: the run has none)."""
+    if not block or not block.get("episodes"):
+        return None
+    broke = block["episodes"] - block["compliant"]
+    return (
+        f"compliance {block['rate']:.1%} ({block['compliant']} of {block['episodes']} scored episodes "
+        f"with no definite policy violation; {broke} broke a rule)"
+    )
+
+
+def min_compliance_breach(episodes: Sequence[dict[str, Any]], threshold: float) -> str | None:
+    """The reason the run fails --min-compliance, or None if it meets it."""
+    rate, compliant, judged = compliance_rate(episodes)
+    if rate is None:
+        return (
+            "no scored episode carries a compliance record (an older scores file, or none scored), "
+            f"so --min-compliance {threshold:.1%} is not met"
+        )
+    if rate < threshold - 1e-12:
+        return (
+            f"compliance {rate:.1%} ({compliant}/{judged} episodes with no definite violation) "
+            f"is below --min-compliance {threshold:.1%}"
+        )
+    return None
+
+
+def compliance_regression_breach(
+    episodes: Sequence[dict[str, Any]], baseline: Scores, max_drop: float
+) -> str | None:
+    """The reason the run's compliance fell more than `max_drop` below the baseline's, or None."""
+
+    def judged(entries: Sequence[dict[str, Any]]) -> set[str]:
+        return {e["task_id"] for e in entries if e["outcome"] in (PASSED, FAILED) and e.get("compliance")}
+
+    shared = judged(episodes) & judged(baseline.episodes)
+    if not shared:
+        return f"the baseline {baseline.path} shares no scored task with a compliance record with this run"
+    now, _, _ = compliance_rate([e for e in episodes if e["task_id"] in shared])
+    before, _, _ = compliance_rate([e for e in baseline.episodes if e["task_id"] in shared])
+    assert now is not None and before is not None
+    if now < before - max_drop - 1e-12:
+        return (
+            f"compliance {now:.1%} on the {len(shared)} shared tasks is {before - now:.1%} below "
+            f"the baseline's {before:.1%} ({baseline.path}); "
+            f"--max-compliance-regression allows {max_drop:.1%}"
         )
     return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taugepa.results.failure_analysis import causes_line
-from taugepa.results.gates import GateResult
+from taugepa.results.gates import GateResult, compliance_line
 
 EXIT_OK = 0  # pytest.ExitCode.OK
 EXIT_TESTS_FAILED = 1  # pytest.ExitCode.TESTS_FAILED: a failed case, or a failed gate
@@ -88,6 +88,9 @@ def verdict_lines(state: RunState) -> list[str]:
         lines.append(interrupted_line(state.interrupted, summary, state.scores_file))
         return lines
     lines.append(f"pass rate {rate_text(summary['pass_rate'])} {counts_text(summary)}")
+    compliance = compliance_line(summary.get("compliance"))
+    if compliance:
+        lines.append(compliance)
     causes = causes_line(summary)
     if causes:
         lines.append(causes)
@@ -153,7 +156,7 @@ def exit_line(state: RunState) -> str:
     if counts.get("failed") and not state.gates:
         reasons.append(
             f"{_episodes(counts['failed'])} failed and no gate is set "
-            "(--min-pass-rate or --baseline let the pass rate decide)"
+            "(--min-pass-rate, --min-compliance or --baseline let the figures decide)"
         )
     if not reasons:
         reasons.append("see pytest's report above")
