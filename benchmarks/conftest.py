@@ -1,9 +1,6 @@
-"""The taugepa airline benchmark suite: options are listed under `pytest --help` (taugepa)."""
+"""The benchmark suite ships in the package (`taugepa.benchmarks`); this folder only points at it
+so that `pytest benchmarks` runs it from a clone (see docs/running.md)."""
 
-import pytest
+from taugepa.benchmarks.conftest import pytest_configure
 
-from pytest_taugepa.plugin import start_benchmark
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    start_benchmark(config)
+__all__ = ["pytest_configure"]

@@ -2,8 +2,11 @@
 
 The plugin is thin: episodes run through `taugepa.episode.run_episode`, verdicts come from
 `taugepa.episode.scoring`, the scores file from `taugepa.results`. A benchmark suite turns the
-plugin on by calling `start_benchmark(config)` from its conftest (see `benchmarks/`), so
-unrelated test runs in the same environment are unaffected.
+plugin on by calling `start_benchmark(config)` from its conftest (the packaged suite
+`taugepa.benchmarks`, and the repository's `benchmarks/` folder that points at it), so unrelated
+test runs in the same environment are unaffected. Under `pytest --pyargs taugepa.benchmarks` the
+suite's conftest is only found during collection, too late to start a benchmark, so the plugin
+starts it itself when the suite is named on the command line.
 
 Under xdist each worker runs its share of episodes and attaches the stored episode entry to
 its test reports; only the controller collects them and writes the one scores file, so a
@@ -36,6 +39,7 @@ from pytest_taugepa.session import Benchmark
 from pytest_taugepa.transport import EntryTransport
 from pytest_taugepa.verdict import compact_failures, one_line_failure
 from pytest_taugepa.workers import CONCURRENCY_INPUT, fold_workers, worker_settings
+from taugepa.benchmarks import SUITE
 from taugepa.episode.run import EpisodeResult
 from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
 from taugepa.errors import TaugepaError
@@ -69,9 +73,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.pyargs and any(_names_suite(arg) for arg in config.args):
+        start_benchmark(config)
+
+
+def _names_suite(arg: str) -> bool:
+    """Whether a `--pyargs` argument is the packaged suite or a part of it."""
+    name = arg.split("::")[0]
+    return name == SUITE or name.startswith(f"{SUITE}.")
+
+
 def start_benchmark(config: pytest.Config) -> None:
-    """Validate the options and load the tasks; call from the benchmark suite's pytest_configure."""
-    if config.option.help or config.option.version:
+    """Validate the options and load the tasks; call from the benchmark suite's pytest_configure.
+
+    Only the first call counts: under `--pyargs` the plugin has started it before the suite's
+    conftest is loaded."""
+    if config.option.help or config.option.version or BENCHMARK_KEY in config.stash:
         return  # `pytest benchmarks --help` must work with no key, no model and no task file
     try:
         settings = worker_settings(config, resolve_settings(config))

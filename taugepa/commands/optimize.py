@@ -75,7 +75,10 @@ def register(subparsers: Any) -> None:
         help="score candidates in this process (default) or through pytest benchmarks",
     )
     parser.add_argument("--pytest-workers", type=int, default=0, help="with --evaluate-with pytest: -n N")
-    parser.add_argument("--benchmarks", help="with --evaluate-with pytest: the benchmark suite folder")
+    parser.add_argument(
+        "--benchmarks",
+        help="with --evaluate-with pytest: the benchmark suite folder (default: the packaged suite)",
+    )
     parser.add_argument(
         "--violation-penalty",
         type=float,

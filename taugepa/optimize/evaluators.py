@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taugepa.benchmarks import SUITE_DIR
 from taugepa.episode.fewshot import Demonstrations, fewshot_sha256
 from taugepa.episode.options import harness_arguments
 from taugepa.episode.run import EpisodeResult
 from taugepa.episode.runner import EpisodeJob, iter_jobs
 from taugepa.episode.settings import HarnessSettings
-from taugepa.errors import ConfigError, InfrastructureError
+from taugepa.errors import InfrastructureError
 from taugepa.files import write_json_atomically, write_text_atomically
 from taugepa.protocol import ERROR, OUTCOMES
 from taugepa.results.scores import episode_entry, load_scores, to_evaluation_batch
@@ -294,14 +295,8 @@ class PytestEvaluator:
 
 
 def default_benchmarks_dir() -> Path:
-    """The repository's `benchmarks/` folder (the suite `pytest benchmarks` runs)."""
-    candidate = Path(__file__).resolve().parents[2] / "benchmarks"
-    if not (candidate / "test_airline.py").is_file():
-        raise ConfigError(
-            "cannot find the benchmark suite (benchmarks/test_airline.py) next to the taugepa package: "
-            "pass --benchmarks DIR"
-        )
-    return candidate
+    """The packaged benchmark suite's folder (`taugepa.benchmarks`, what `pytest benchmarks` runs)."""
+    return SUITE_DIR
 
 
 def valid_tasks(tasks: Sequence[Task]) -> tuple[list[Task], list[Task]]:
