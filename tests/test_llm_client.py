@@ -56,7 +56,11 @@ def user_request(task):
 def test_a_completion_carries_the_message_and_its_usage(tasks):
     with ScriptedServer(tasks, api_key=KEY) as server:
         completion = client_for_server(server).complete(**user_request(tasks[0]))
-    assert completion.message == {"role": "assistant", "content": tasks[0].instruction}
+    assert completion.message == {
+        "role": "assistant",
+        "content": tasks[0].instruction,
+        "finish_reason": "stop",
+    }
     usage = completion.usage
     assert usage.side == "user" and usage.model == USER_MODEL and not usage.cached and usage.retries == 0
     assert usage.prompt_tokens > 0 and usage.completion_tokens > 0

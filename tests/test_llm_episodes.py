@@ -84,8 +84,9 @@ def test_every_valid_synthetic_task_passes_through_the_llm_path(tasks, wiki, gol
     task = tasks[200]  # the first message the agent sees comes from the user simulator
     result = next(r for r in results if r.task_id == task.id)
     assert result.messages[0] == {"role": "system", "content": wiki}
-    assert result.messages[1] == {"role": "user", "content": task.instruction}
-    assert result.messages[-1] == {"role": "user", "content": STOP_MARKER}
+    said = {"finish_reason": "stop"}  # each turn keeps how the model's answer ended
+    assert result.messages[1] == {"role": "user", "content": task.instruction, **said}
+    assert result.messages[-1] == {"role": "user", "content": STOP_MARKER, **said}
 
 
 def test_the_same_verdicts_with_twenty_percent_transient_faults(tasks, wiki, gold_cache, expected):

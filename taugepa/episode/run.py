@@ -17,11 +17,13 @@ from typing import Any
 from taugepa.episode.agent_policy import agent_policy_text
 from taugepa.episode.builtin_agents import NullAgent, OracleAgent, ScriptedUser
 from taugepa.episode.efficiency import episode_efficiency
+from taugepa.episode.model_ends import answer_record, end_line, overflow_record, turn_fields
 from taugepa.episode.scoring import expected_writes, score_episode
 from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.guards.limits import MAX_TOOL_ARGUMENT_CHARS, MAX_TOOL_ARGUMENT_DEPTH, MAX_TOOL_NAME_CHARS
 from taugepa.guards.safe_json import UnsafeJSON, nesting_depth, parse_json
+from taugepa.llm.answer_ends import ContextOverflow, answer_end
 from taugepa.llm.usage import UsageMeter
 from taugepa.protocol import ERROR, INVALID, Agent, Message, ToolCallRecord, UserSimulator, has_stop_marker
 from taugepa.rules.compliance import ComplianceMonitor, policy_for
@@ -58,6 +60,7 @@ class EpisodeResult:
     efficiency: dict[str, Any] = field(default_factory=dict)  # see taugepa.episode.efficiency
     compliance: dict[str, Any] = field(default_factory=dict)  # see taugepa.rules.compliance
     duration_s: float = 0.0
+    model_end: dict[str, Any] = field(default_factory=dict)  # see taugepa.episode.model_ends
 
     @property
     def score(self) -> float | None:
@@ -191,13 +194,23 @@ def _play(
         players.append(make_agent(task, wiki, config, engine.tool_schemas))
         players.append(make_user(task, config))
         agent, user = players
-        messages.append({"role": "user", "content": user.first_message()})
+        messages.append({"role": "user", "content": user.first_message(), **_said(user)})
         result.termination = _converse(
             agent, user, engine, messages, records, config.max_steps, result, monitor
         )
+    except ContextOverflow as exc:  # the model's limit: the episode ends, the run goes on
+        user = players[1] if len(players) > 1 else None
+        result.model_end = overflow_record(exc, messages, engine.tool_schemas, user)
+        result.termination = result.model_end["termination"]
     except InfrastructureError as exc:
         result.outcome, result.reward, result.termination = ERROR, 0.0, "error"
         result.feedback = f"Infrastructure error (not the agent's fault): {exc}"
+        result.tool_calls = [r.to_dict() for r in records]
+        result.usage = _usage(players)
+        return
+    if result.model_end and result.model_end["side"] != "agent":  # the user simulator's limit
+        result.outcome, result.reward = ERROR, 0.0
+        result.feedback = end_line(result.model_end)
         result.tool_calls = [r.to_dict() for r in records]
         result.usage = _usage(players)
         return
@@ -208,7 +221,14 @@ def _play(
     result.db_digest = engine.db_digest()
     verdict = score_episode(task, gold, result.db_digest, messages, records, result.termination)
     result.outcome, result.reward, result.feedback = verdict.outcome, verdict.reward, verdict.feedback
+    if result.model_end:  # the agent model's limit ended it: say so first
+        result.feedback = end_line(result.model_end) + "\n" + result.feedback
     result.outputs_missing = verdict.outputs_missing
+
+
+def _said(user: Any) -> dict[str, Any]:
+    """The finish_reason and refusal of the user simulator's last answer (LLM users only)."""
+    return turn_fields(getattr(user, "last_answer", None))
 
 
 def _usage(players: list[Any]) -> dict[str, Any]:
@@ -233,6 +253,10 @@ def _converse(
         reply = agent.act(messages)
         tool_calls = reply.get("tool_calls") or []
         messages.append(reply)
+        end = answer_end(reply)
+        if end is not None:  # cut, filtered or refused: nothing of it is executed or passed on
+            result.model_end = answer_record("agent", end, reply)
+            return end
         if tool_calls:
             ended = _run_tool_calls(tool_calls, step, engine, messages, records, monitor)
             if ended:
@@ -242,7 +266,12 @@ def _converse(
         if has_stop_marker(text):
             return "agent_stop"
         answer = user.reply(text)
-        messages.append({"role": "user", "content": answer})
+        said = getattr(user, "last_answer", None)
+        messages.append({"role": "user", "content": answer, **turn_fields(said)})
+        end = answer_end(said)
+        if end is not None:
+            result.model_end = answer_record("user", end, said or {})
+            return end
         if has_stop_marker(answer):
             return "user_stop"
     return "max_steps"

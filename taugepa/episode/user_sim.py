@@ -88,6 +88,7 @@ class LLMUserSimulator:
         self.max_turns = max_turns
         self.turns = 0
         self.calls: list[CallUsage] = []
+        self.last_answer: Message | None = None
         self.messages: list[Message] = [
             {"role": "system", "content": user_system_prompt(instruction)},
             {"role": "user", "content": AGENT_GREETING},
@@ -97,6 +98,7 @@ class LLMUserSimulator:
         return self._say()
 
     def reply(self, agent_message: str) -> str:
+        self.last_answer = None
         if self.turns >= self.max_turns:
             return f"{STOP_MARKER} (the simulated user reached its limit of {self.max_turns} messages)"
         self.messages.append({"role": "user", "content": agent_message})
@@ -112,6 +114,7 @@ class LLMUserSimulator:
             temperature=self.temperature,
             seed=self.seed,
         )
+        self.last_answer = completion.message  # its finish_reason and refusal go into the transcript
         text = completion.message.get("content") or ""
         self.messages.append({"role": "assistant", "content": text})
         self.turns += 1

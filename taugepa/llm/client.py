@@ -39,6 +39,7 @@ from urllib.parse import quote, quote_plus
 
 from taugepa.errors import InfrastructureError
 from taugepa.guards.limits import MAX_RESPONSE_BYTES
+from taugepa.llm.answer_ends import cacheable, context_overflow
 from taugepa.llm.cache import ResponseCache, request_key
 from taugepa.llm.config import Endpoint, LLMConfig, LLMConfigError, public_url, read_api_key
 from taugepa.llm.prices import Price, PriceTable
@@ -136,12 +137,17 @@ class ChatClient:
             body = self.cache.get(key)
             if body is not None:
                 try:
-                    return self._completion(side, model, body, cached=True, retries=0)
+                    cached = self._completion(side, model, body, cached=True, retries=0)
+                    if cacheable(cached.message):
+                        return cached
                 except MalformedResponse:
-                    pass  # a damaged entry: ask the endpoint again
+                    pass  # a damaged entry (or a cut answer an older version kept): ask again
         body, retries = self._request_with_retries(side, model, content)
         completion = self._completion(side, model, body, cached=False, retries=retries)
-        if self.cache and key:
+        if completion.message.get("finish_reason") == "length":  # cut at the token limit: ask once more
+            body, again = self._request_with_retries(side, model, content)
+            completion = self._completion(side, model, body, cached=False, retries=retries + again + 1)
+        if self.cache and key and cacheable(completion.message):
             self.cache.put(key, body)
         return completion
 
@@ -180,6 +186,11 @@ class ChatClient:
                 self._answered.set()
                 status = exc.status_code
                 if status not in TRANSIENT_STATUS and status < 500:
+                    overflow = context_overflow(
+                        status, exc.body, side, model, self.scrub(_server_message(exc))
+                    )
+                    if overflow is not None:  # the model's limit, not the configuration's fault
+                        raise overflow from None
                     raise LLMConfigError(self._status_message(side, model, exc)) from None
                 reason = self.scrub(_one_line(f"HTTP {status} {_reason_phrase(exc)}".strip()))
                 retry_after = parse_retry_after(exc.response.headers)

@@ -66,6 +66,14 @@ def assistant_message(body: Any) -> dict[str, Any]:
         result["tool_calls"] = calls
     elif result["content"] is None:
         result["content"] = ""
+    # How the answer ended and what a model refused, kept in the transcript (never sent back:
+    # `wire_messages` drops them); see `taugepa.llm.answer_ends`.
+    finish = body["choices"][0].get("finish_reason") if isinstance(body["choices"][0], dict) else None
+    if isinstance(finish, str) and finish:
+        result["finish_reason"] = finish
+    refusal = message.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        result["refusal"] = refusal
     return result
 
 

@@ -16,8 +16,10 @@ gold and the task's audit by the first rule that applies, in this order:
    - `user_ended_early`: it ended the conversation while a gold write was still missing,
      right after the agent asked it a question (other than "anything else?"), or without
      ever stating the missing write's kind of request although its instruction does.
-3. The agent (blame: agent): `tool_error_loop` (3 or more tool calls in a row returned an
-   error), `step_limit` (the step limit, or the user simulator's turn limit, ended it),
+3. The agent (blame: agent): `model_limit` (the agent model's request no longer fit its
+   context, or its answer was cut, filtered or refused: `taugepa.llm.answer_ends`),
+   `tool_error_loop` (3 or more tool calls in a row returned an error), `step_limit` (the
+   step limit, or the user simulator's turn limit, ended it),
    `transfer` (it transferred the user, which the gold does not do), `policy_rule_broken`
    (a definite policy violation on the write where it departed from the gold),
    `gave_up_in_text` (it wrote nothing more and told the user it could not help),
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taugepa.episode.scoring import Divergence, find_divergence, render_action
+from taugepa.llm.answer_ends import END_LABELS, MODEL_ENDS
 from taugepa.protocol import FAILED, PASSED, STOP_MARKER
 from taugepa.tasks.model import Task
 from taugepa.world.engine import TRANSFER_TOOL, write_tool_names
@@ -62,6 +65,7 @@ CAUSES: dict[str, Cause] = {
         Cause("user_invented_detail", USER_SIMULATOR, "user simulator invented a detail"),
         Cause("user_unwanted_action", USER_SIMULATOR, "user simulator asked for an unwanted action"),
         Cause("user_ended_early", USER_SIMULATOR, "user simulator ended early"),
+        Cause("model_limit", AGENT, "the agent model's limit (context overflow, cut, filtered, refused)"),
         Cause("tool_error_loop", AGENT, "tool-error loop"),
         Cause("step_limit", AGENT, "step limit"),
         Cause("transfer", AGENT, "transferred instead of acting"),
@@ -292,6 +296,10 @@ def _ended_early(task: Task, result: dict[str, Any], divergence: Divergence | No
 def _agent_cause(task: Task, result: dict[str, Any], divergence: Divergence | None) -> Failure:
     calls = result.get("tool_calls") or []
     termination = result.get("termination")
+    if termination in MODEL_ENDS:
+        return Failure(
+            "model_limit", f"the agent model's {END_LABELS[termination]} ended it; {_write_text(divergence)}"
+        )
     loop = _longest_error_run(calls)
     if loop >= TOOL_ERROR_LOOP:
         names = ", ".join(dict.fromkeys(c["name"] for c in calls if c.get("is_error")))

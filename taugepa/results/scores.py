@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +28,7 @@ from taugepa.errors import ConfigError
 from taugepa.guards.limits import MAX_SCORES_FILE_BYTES
 from taugepa.guards.safe_json import read_json_file
 from taugepa.guards.validation import shown
+from taugepa.llm.answer_ends import MODEL_ENDS
 from taugepa.llm.usage import run_usage
 from taugepa.protocol import ERROR, FAILED, INVALID, OUTCOMES, PASSED
 from taugepa.results.clipping import clip_texts
@@ -95,6 +96,7 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
     efficiency = run_efficiency(episodes)
     compliance = run_compliance(episodes)
     failures = failure_summary(episodes)
+    ends = model_ends(episodes)
     return {
         "episodes": len(episodes),
         "tasks": len({e["task_id"] for e in episodes}),
@@ -110,7 +112,14 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
         **({"efficiency": efficiency} if efficiency else {}),
         **({"compliance": compliance} if compliance else {}),
         **({"failures": failures} if failures else {}),
+        **({"ended": ends} if ends else {}),
     }
+
+
+def model_ends(episodes: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many episodes a model's limit ended, by termination (see `taugepa.llm.answer_ends`)."""
+    ends = Counter(e.get("termination") for e in episodes if e.get("termination") in MODEL_ENDS)
+    return {end: ends[end] for end in MODEL_ENDS if ends[end]}
 
 
 def _audit_tally(episodes: Sequence[dict[str, Any]]) -> dict[str, Any] | None:

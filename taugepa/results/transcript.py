@@ -10,6 +10,7 @@ import json
 from html import escape
 from typing import Any
 
+from taugepa.llm.answer_ends import END_LABELS, MODEL_ENDS
 from taugepa.results.failure_analysis import failure_line
 
 TRANSCRIPT_CSS = """
@@ -47,6 +48,11 @@ def render_messages(messages: list[dict[str, Any]], max_system_chars: int = 400)
             parts.append(
                 f"<div>→ {escape(str(function.get('name')))}({escape(str(function.get('arguments')))})</div>"
             )
+        if message.get("refusal"):
+            parts.append(f'<div class="tg-error">refused: {escape(str(message["refusal"]))}</div>')
+        finish = message.get("finish_reason")
+        if finish in ("length", "content_filter"):  # the usual endings (stop, tool_calls) go unsaid
+            parts.append(f'<div class="tg-error">finish_reason: {escape(str(finish))}</div>')
         css = f"tg-msg tg-{escape(role)}"
         if role == "tool" and text.startswith("Error:"):
             css += " tg-error"
@@ -83,7 +89,7 @@ def render_episode_body(entry: dict[str, Any]) -> str:
     return (
         '<div class="tg-episode">'
         f"<p><b>{escape(entry['task_id'])}</b> (trial {int(entry['trial'])}): "
-        f"{escape(entry['outcome'])}</p>"
+        f"{escape(entry['outcome'])}{_ending(entry.get('termination'))}</p>"
         f"{render_audit(entry.get('audit'))}"
         f"{render_failure(entry.get('failure'))}"
         f"{render_efficiency(entry.get('efficiency'), entry.get('duration_s'))}"
@@ -93,6 +99,13 @@ def render_episode_body(entry: dict[str, Any]) -> str:
         f"{render_messages(entry.get('messages', []))}"
         "</div>"
     )
+
+
+def _ending(termination: Any) -> str:
+    """How the episode ended, when a model's limit ended it (context overflow, cut, filter, refusal)."""
+    if termination not in MODEL_ENDS:
+        return ""
+    return f' <span class="tg-error">(ended by {escape(END_LABELS[termination])})</span>'
 
 
 def render_failure(failure: dict[str, Any] | None) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from taugepa.llm.answer_ends import ends_text
 from taugepa.results.failure_analysis import causes_line
 from taugepa.results.gates import GateResult, compliance_line
 
@@ -50,10 +51,12 @@ def rate_text(rate: float | None) -> str:
 
 
 def counts_text(summary: dict[str, Any]) -> str:
+    """The counts after a pass rate, and how many episodes a model's limit ended (overflow, cut...)."""
     counts = summary["counts"]
+    ended = ends_text(summary.get("ended") or {})
     return (
         f"({counts['passed']} passed, {counts['failed']} failed) · {counts['invalid']} invalid · "
-        f"{counts['error']} errors (invalid and errors are not counted)"
+        f"{counts['error']} errors (invalid and errors are not counted)" + (f" · {ended}" if ended else "")
     )
 
 

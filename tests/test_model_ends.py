@@ -1,0 +1,144 @@
+"""Episodes that meet the model's limits, against a proxy that answers as providers do.
+
+A request that no longer fits (HTTP 400 `context_length_exceeded`), an answer cut at the token
+limit, one withheld by a content filter and a refusal each end the episode with its own
+termination and feedback; none is a configuration error, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from taugepa.episode.run import run_episode
+from taugepa.episode.settings import HarnessSettings
+from taugepa.llm.answer_ends import answer_end, context_overflow
+from taugepa.llm.cache import ResponseCache
+from taugepa.protocol import ERROR, FAILED, PASSED
+from taugepa.tasks.gold import GoldCache
+from taugepa.tasks.loading import load_tasks
+from taugepa.testing.provider_proxy import ProviderFaults, ProviderProxy, context_overflow_body
+from taugepa.testing.scripted_models import scripted_llm_config
+from taugepa.testing.scripted_server import ScriptedServer
+
+KEY_ENV = "TAUGEPA_TEST_ENDS_KEY"
+KEY = "sk-test-model-ends-8d1c2b7a9f3e"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def api_key():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_ENV, KEY)
+        yield
+
+
+@pytest.fixture(scope="module")
+def task(v1_tasks_file):
+    return load_tasks([str(v1_tasks_file)]).tasks[1]
+
+
+@pytest.fixture(scope="module")
+def gold_cache(tmp_path_factory):
+    return GoldCache(tmp_path_factory.mktemp("gold"))
+
+
+@pytest.fixture(scope="module")
+def wiki(v1_wiki):
+    return v1_wiki.read_text()
+
+
+def episode(task, wiki, gold_cache, faults, cache_dir=None):
+    with ScriptedServer([task], api_key=KEY) as server, ProviderProxy(server.base_url, faults) as proxy:
+        llm = scripted_llm_config(proxy.base_url, KEY_ENV, cache=cache_dir is not None, cache_dir=cache_dir)
+        result = run_episode(task, wiki, HarnessSettings(agent="llm", llm=llm), gold_cache=gold_cache)
+        return result, proxy
+
+
+def test_the_scripted_episode_passes_through_the_proxy_and_records_each_turns_finish_reason(
+    task, wiki, gold_cache
+):
+    result, _ = episode(task, wiki, gold_cache, ProviderFaults())
+    assert result.outcome == PASSED and not result.model_end
+    agent_turns = [m for m in result.messages if m["role"] == "assistant"]
+    user_turns = [m for m in result.messages if m["role"] == "user"]
+    assert {m["finish_reason"] for m in agent_turns} == {"stop", "tool_calls"}
+    assert {m.get("finish_reason") for m in user_turns} == {"stop"}
+
+
+def test_a_request_that_no_longer_fits_ends_the_episode_and_says_what_grew(task, wiki, gold_cache):
+    _, measured = episode(task, wiki, gold_cache, ProviderFaults())
+    tokens = measured.largest_request - 1  # the wiki and tools fit; the last request does not
+    result, proxy = episode(task, wiki, gold_cache, ProviderFaults(context_tokens=tokens))
+    assert proxy.answered["context_length_exceeded"] == 1  # never retried, never a configuration error
+    assert result.outcome == FAILED and result.termination == "context_overflow" and result.score == 0.0
+    end = result.model_end
+    assert end["side"] == "agent" and end["grew"] == "conversation" and end["limit_tokens"] == tokens
+    assert end["over_tokens"] == end["requested_tokens"] - tokens > 0
+    first = result.feedback.splitlines()[0]
+    assert first.startswith("The agent model's request no longer fits its context (context_overflow): ")
+    assert f"({end['over_tokens']:,} over); what grew: the conversation (wiki {len(wiki):,} chars" in first
+
+
+def test_a_wiki_that_does_not_fit_at_all_is_named_as_what_grew(task, wiki, gold_cache):
+    result, _ = episode(task, wiki * 3, gold_cache, ProviderFaults(context_tokens=len(wiki) // 4))
+    assert result.termination == "context_overflow" and result.model_end["grew"] == "wiki"
+    assert result.steps == 1 and result.outcome == FAILED
+
+
+def test_what_counts_as_an_overflow(task, wiki, gold_cache):
+    overflow = context_overflow(
+        400, context_overflow_body(100, 250), "user", "m", "maximum context length is 100"
+    )
+    assert overflow is not None and overflow.side == "user" and overflow.limit == 100
+    said = context_overflow_body(8192, 9000)["error"]["message"]
+    assert context_overflow(400, {}, "agent", "m", said).over == 808  # from the text alone
+    assert (
+        context_overflow(400, {"error": {"code": "invalid_value"}}, "agent", "m", "bad temperature") is None
+    )
+    assert context_overflow(500, context_overflow_body(1, 2), "agent", "m", "context length") is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "termination", "line"),
+    [
+        (
+            "length",
+            "answer_cut",
+            "The agent model's answer was cut at its token limit (finish_reason length)",
+        ),
+        (
+            "content_filter",
+            "content_filter",
+            "The provider's content filter withheld the agent model's answer",
+        ),
+        ("refusal", "refusal", "The agent model refused (refusal): \"I'm sorry, but I can't help"),
+    ],
+)
+def test_a_cut_filtered_or_refused_agent_answer_ends_the_episode_as_such(
+    task, wiki, gold_cache, tmp_path, kind, termination, line
+):
+    result, proxy = episode(task, wiki, gold_cache, ProviderFaults(finish={1: kind}), cache_dir=tmp_path)
+    assert result.outcome == FAILED and result.termination == termination and result.steps == 2
+    assert result.feedback.startswith(line)
+    last = result.messages[-1]
+    assert last["role"] == "assistant" and answer_end(last) == termination
+    if kind == "refusal":
+        assert last["refusal"].startswith("I'm sorry") and result.model_end["refusal"] == last["refusal"]
+    else:
+        assert last["finish_reason"] == kind
+    assert not [c for c in result.tool_calls if c["step"] == 2]  # nothing of a cut answer runs
+    # A cut answer is asked for once more, and never cached as an answer.
+    assert proxy.answered[kind] == (2 if kind == "length" else 1)
+    cached_bodies = [ResponseCache(tmp_path).get(path.stem) for path in tmp_path.rglob("*.json")]
+    finishes = [b["choices"][0].get("finish_reason") for b in cached_bodies if b]
+    assert "length" not in finishes and "content_filter" not in finishes
+
+
+def test_a_refusing_user_simulator_ends_the_episode_as_an_error_not_the_agents_failure(
+    task, wiki, gold_cache
+):
+    result, _ = episode(task, wiki, gold_cache, ProviderFaults(user_finish={1: "refusal"}))
+    assert result.outcome == ERROR and result.termination == "refusal" and result.score is None
+    assert result.feedback.startswith("The user simulator model refused (refusal): ")
+    assert result.feedback.endswith("Not the agent's fault.")
+    refused = [m for m in result.messages if m["role"] == "user" and m.get("refusal")]
+    assert len(refused) == 1
