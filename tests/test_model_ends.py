@@ -7,6 +7,12 @@ termination and feedback; none is a configuration error, and the run goes on.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from taugepa.episode.run import run_episode
@@ -17,7 +23,7 @@ from taugepa.protocol import ERROR, FAILED, PASSED
 from taugepa.tasks.gold import GoldCache
 from taugepa.tasks.loading import load_tasks
 from taugepa.testing.provider_proxy import ProviderFaults, ProviderProxy, context_overflow_body
-from taugepa.testing.scripted_models import scripted_llm_config
+from taugepa.testing.scripted_models import AGENT_MODEL, USER_MODEL, scripted_llm_config
 from taugepa.testing.scripted_server import ScriptedServer
 
 KEY_ENV = "TAUGEPA_TEST_ENDS_KEY"
@@ -142,3 +148,48 @@ def test_a_refusing_user_simulator_ends_the_episode_as_an_error_not_the_agents_f
     assert result.feedback.endswith("Not the agent's fault.")
     refused = [m for m in result.messages if m["role"] == "user" and m.get("refusal")]
     assert len(refused) == 1
+
+
+def test_a_benchmark_run_with_overflowing_episodes_goes_on_and_keeps_its_scores_file(
+    tmp_path, v1_tasks_file, v1_wiki
+):
+    tasks = load_tasks([str(v1_tasks_file)]).tasks[:8]
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, KEY_ENV: KEY}
+    # Longer episodes need longer requests: a limit between the shortest and the longest
+    # request of the run lets some episodes through and stops the others.
+    with ScriptedServer(tasks, api_key=KEY) as server, ProviderProxy(server.base_url) as measure:
+        command = [sys.executable, "-m", "pytest", str(repo / "benchmarks"), "-p", "no:cacheprovider", "-q"]
+        command += ["--tasks", str(v1_tasks_file), "-k", " or ".join(t.id for t in tasks)]
+        command += ["--wiki", str(v1_wiki), "--agent-model", AGENT_MODEL, "--user-model", USER_MODEL]
+        command += ["--api-key-env", KEY_ENV, "--llm-cache", str(tmp_path / "cache")]
+        first = subprocess.run(
+            [*command, "--base-url", measure.base_url, "--scores-out", str(tmp_path / "whole.json")],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert first.returncode == 0, first.stdout[-2000:]
+        limit = measure.largest_request * 9 // 10
+        with ProviderProxy(server.base_url, ProviderFaults(context_tokens=limit)) as proxy:
+            run = [*command, "--base-url", proxy.base_url, "--no-llm-cache"]
+            outcome = subprocess.run(
+                [*run, "--scores-out", str(tmp_path / "scores.json")],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+    assert outcome.returncode == 1, outcome.stdout[-3000:] + outcome.stderr  # failed episodes, no gate
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    ended = scores["summary"]["ended"]["context_overflow"]
+    counts = scores["summary"]["counts"]
+    assert ended >= 1 and counts["passed"] >= 1 and counts["passed"] + counts["failed"] == 8
+    overflowed = [e for e in scores["episodes"] if e["termination"] == "context_overflow"]
+    assert all(e["failure"]["cause"] == "model_limit" and e["model_end"]["grew"] for e in overflowed)
+    assert f"· ended {ended} by context overflow" in outcome.stdout
+    assert "The agent model's request no longer fits its context (context_overflow)" in outcome.stdout
+    assert "fix the configuration" not in outcome.stdout
