@@ -1,9 +1,8 @@
-"""Names a package (or an old module path) offers without importing their module up front.
+"""Names a package offers without importing their module up front.
 
 The packages re-export their main names (`taugepa.episode.run_episode`,
-`taugepa.results.to_evaluation_batch`, ...) so callers need not know the module layout, and
-the module paths of earlier versions (`taugepa.gepa_adapter`, `taugepa.audit`, ...) keep
-working. Importing all of that eagerly would make every `import taugepa.x.y` pay for tau2,
+`taugepa.results.to_evaluation_batch`, ...) so callers need not know the module layout.
+Importing all of that eagerly would make every `import taugepa.x.y` pay for tau2,
 gepa or matplotlib at start-up, so each name imports its module on first use (PEP 562).
 """
 
@@ -30,28 +29,5 @@ def lazy_exports(package: str, exports: dict[str, str]) -> ModuleHooks:
 
     def __dir__() -> list[str]:
         return sorted(set(vars(sys.modules[package])) | set(exports))
-
-    return __getattr__, __dir__
-
-
-def moved_module(old: str, *new: str) -> ModuleHooks:
-    """`__getattr__` and `__dir__` that make the old module path `old` read everything from `new`.
-
-    A module split in several reads each name from the first of them that has it.
-    """
-
-    def __getattr__(name: str) -> Any:
-        if not name.startswith("__"):
-            for module in new:
-                found = importlib.import_module(module)
-                if hasattr(found, name):
-                    return getattr(found, name)
-        raise AttributeError(f"module {old!r} has no attribute {name!r}")
-
-    def __dir__() -> list[str]:
-        names = set(vars(sys.modules[old]))
-        for module in new:
-            names |= set(dir(importlib.import_module(module)))
-        return sorted(names)
 
     return __getattr__, __dir__

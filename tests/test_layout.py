@@ -51,8 +51,6 @@ BASE = {
     "taugepa.benchmarks",  # only the packaged suite's name and folder; its conftest sits above the plugin
 }
 SUITE = "taugepa.benchmarks."  # the packaged pytest suite: its conftest starts the plugin's benchmark
-# Old module paths kept working for users: they forward by name (importlib), never by import.
-COMPAT_SHIMS = {"taugepa.gepa_adapter", "taugepa.audit", "taugepa.policy_rules", "taugepa.compliance"}
 
 
 def _module_name(path: Path) -> str:
@@ -143,12 +141,9 @@ def test_each_part_imports_only_the_parts_below_it(part: str) -> None:
     assert wrong == set()
 
 
-def test_the_base_modules_and_shims_import_no_part() -> None:
+def test_the_base_modules_import_no_part() -> None:
     wrong = {
-        f"{module} -> {target}"
-        for module in BASE | COMPAT_SHIMS
-        for target in GRAPH.get(module, ())
-        if target not in BASE
+        f"{module} -> {target}" for module in BASE for target in GRAPH.get(module, ()) if target not in BASE
     }
     assert wrong == set()
 
@@ -167,17 +162,15 @@ def test_the_library_never_imports_the_pytest_plugin_and_the_plugin_not_the_cli(
     assert wrong == set()
 
 
-def test_the_old_documented_import_paths_still_work() -> None:
-    from taugepa.audit import audit_tasks
-    from taugepa.compliance import objective_score
+def test_the_package_paths_are_the_only_paths() -> None:
+    """The redirect modules of unreleased layouts are gone (no release had them)."""
     from taugepa.episode import run_episode
-    from taugepa.gepa_adapter import WIKI_COMPONENT, WikiAdapter
-    from taugepa.policy_rules import check_action, check_sequence
+    from taugepa.optimize import WIKI_COMPONENT, WikiAdapter
     from taugepa.results import load_scores, to_evaluation_batch
-    from taugepa.rules.audit import audit_tasks as canonical_audit
-    from taugepa.rules.compliance import objective_score as canonical_objective
+    from taugepa.rules import audit_tasks, check_action, check_sequence, objective_score
 
-    assert audit_tasks is canonical_audit and objective_score is canonical_objective
     assert WIKI_COMPONENT == "wiki" and WikiAdapter.__module__ == "taugepa.optimize.adapter"
     functions = (run_episode, check_action, check_sequence, load_scores, to_evaluation_batch)
-    assert all(callable(function) for function in functions)
+    assert all(callable(function) for function in (*functions, audit_tasks, objective_score))
+    for old in ("audit", "compliance", "gepa_adapter", "policy_rules"):
+        assert f"taugepa.{old}" not in MODULES

@@ -47,7 +47,7 @@ SCORES_VERSION = 1
 def episode_entry(task: Task, result: dict[str, Any], audit: dict[str, Any] | None = None) -> dict[str, Any]:
     """An episode result as stored in the scores file: the result plus the task's labels.
 
-    `audit` is the task's audit in brief (status, free pass, flags; see `taugepa.audit`).
+    `audit` is the task's audit in brief (status, free pass, flags; see `taugepa.rules.audit`).
     A failed episode also gets its `failure` cause (`taugepa.results.failure_analysis`).
     Texts longer than 64 KiB are clipped (`taugepa.results.clipping`).
     """
