@@ -2,7 +2,7 @@
 
 The options are the rows of `taugepa.episode.options` (tasks, wiki, agent, limits and the
 LLM options) and `taugepa.results.gates`, declared once and shared with the `taugepa`
-commands, plus the two that only pytest has (`--scores-out`, `--keep-workers`). Every
+commands, plus the ones only pytest has (`--scores-out`, `--keep-workers`, `--shard`). Every
 option can also be set in the ini file (`[pytest]` section, `taugepa_<name>`); the command
 line wins. Paths from the ini file are relative to the ini file's folder.
 """
@@ -30,9 +30,10 @@ from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError
 from taugepa.guards.limits import CASES
 from taugepa.guards.output_paths import check_output_file
-from taugepa.options import LIST, OFF_SWITCH, SWITCH, Lookup, Option, resolve_path
+from taugepa.options import LIST, OFF_SWITCH, SWITCH, Lookup, Option, given, resolve_path
 from taugepa.results.failure_review import REVIEW_OPTIONS, ReviewSettings, resolve_review
 from taugepa.results.gates import GATE_OPTIONS, GateSettings, resolve_gates
+from taugepa.tasks.shard import Shard, parse_shard
 
 DEFAULT_SCORES_OUT = "taugepa-scores.json"
 
@@ -48,6 +49,12 @@ PLUGIN_OPTIONS: list[Option] = [
         "with pytest-xdist, run exactly -n workers even when that is more than the CPUs "
         "(by default taugepa runs one per CPU with the same episodes in flight)",
         kind=SWITCH,
+    ),
+    Option(
+        "--shard",
+        "shard",
+        "run only shard K of N (such as 2/4), one per machine or CI job: tasks are split by their ids, "
+        "a task's trials stay together; taugepa merge joins the shards' scores files",
     ),
 ]
 BENCHMARK_OPTIONS: list[Option] = [
@@ -110,6 +117,7 @@ class BenchmarkSettings:
     scores_out: Path
     gates: GateSettings = GateSettings()
     review: ReviewSettings | None = None  # --review-model: a second opinion on simulator blame
+    shard: Shard | None = None  # --shard K/N: this process runs only the tasks of shard K
 
     @property
     def wiki_sha256(self) -> str:
@@ -136,6 +144,7 @@ def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
         scores_out=scores_out,
         gates=resolve_gates(lookup),
         review=resolve_review(lookup),
+        shard=parse_shard(str(shard_value)) if (shard_value := given(lookup, "shard")) else None,
     )
 
 

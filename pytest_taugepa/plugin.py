@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -42,7 +43,7 @@ from pytest_taugepa.workers import CONCURRENCY_INPUT, fold_workers, worker_setti
 from taugepa.benchmarks import SUITE
 from taugepa.episode.run import EpisodeResult
 from taugepa.episode.runner import CostBudget, EpisodeJob, EpisodePool, NotStarted
-from taugepa.errors import TaugepaError
+from taugepa.errors import ConfigError, TaugepaError
 from taugepa.llm.cache import default_llm_cache_dir
 from taugepa.llm.client import check_api_keys, prepare_clients
 from taugepa.llm.config import LLMConfig, read_api_key
@@ -52,6 +53,8 @@ from taugepa.results.transcript import render_episode
 from taugepa.rules.compliance import definite_note
 from taugepa.tasks.gold import default_gold_cache
 from taugepa.tasks.loading import load_tasks
+from taugepa.tasks.model import Task
+from taugepa.tasks.shard import Shard
 from taugepa.world.engine import tool_names
 
 TASK_PARAM = "taugepa_task"
@@ -98,6 +101,7 @@ def start_benchmark(config: pytest.Config) -> None:
         harness = settings.harness
         audits, collection = prepare_audits(settings, load_tasks(settings.tasks.specs))
         check_case_count(len(collection.tasks), harness.trials)
+        shard_tasks = shard_selection(settings.shard, collection.tasks)
         if harness.llm is not None:  # a missing API key stops the session here
             if _is_xdist_controller(config):
                 check_api_keys(harness.llm)  # the workers send the requests: no SDK needed here
@@ -108,6 +112,7 @@ def start_benchmark(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     benchmark = Benchmark(settings=settings, collection=collection, audits=audits, reviewer=reviewer)
     benchmark.tasks = collection.by_id()
+    benchmark.shard_tasks = shard_tasks
     benchmark.group_marks = group_mark_names(
         {task.group for task in collection.tasks}, registered_marks(config) | set(tool_names())
     )
@@ -132,6 +137,17 @@ def start_benchmark(config: pytest.Config) -> None:
     for name in sorted(tool_names()):
         config.addinivalue_line("markers", f"{name}: taugepa tasks whose gold actions call {name}")
     _add_html_metadata(config, settings)
+
+
+def shard_selection(shard: Shard | None, tasks: Sequence[Task]) -> set[str] | None:
+    """The ids of the tasks this process runs with --shard K/N (None: all of them)."""
+    if shard is None:
+        return None
+    if shard.count > len(tasks):
+        raise ConfigError(
+            f"--shard {shard}: there are only {len(tasks)} tasks to split, so at most {len(tasks)} shards"
+        )
+    return shard.select(task.id for task in tasks)
 
 
 def _failure_reviewer(config: pytest.Config, settings: BenchmarkSettings) -> Any:
@@ -227,6 +243,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     trials = benchmark.settings.harness.trials
     params = []
     for task in benchmark.collection.tasks:
+        if benchmark.shard_tasks is not None and task.id not in benchmark.shard_tasks:
+            continue  # another shard's task (--shard K/N)
         group_mark = benchmark.group_marks[task.group]  # never a mark pytest acts on (see marks.py)
         marks = [getattr(pytest.mark, group_mark)] + [getattr(pytest.mark, n) for n in task.action_names]
         for trial in range(trials):

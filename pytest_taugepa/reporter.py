@@ -21,6 +21,7 @@ from taugepa.files import write_text_atomically
 from taugepa.llm.usage import usage_lines
 from taugepa.protocol import ERROR, FAILED
 from taugepa.results.gates import evaluate_gates
+from taugepa.results.merge import shard_header
 from taugepa.results.passk import describe_pass_k
 from taugepa.results.scores import build_scores, run_header, scores_text, summarize, timing_since
 from taugepa.results.verdict import VERDICT_TITLE, RunState, counts_text, gated_exit_status, verdict_lines
@@ -223,4 +224,7 @@ def _run_extra(benchmark: Benchmark) -> dict[str, Any] | None:
     review = benchmark.settings.review
     if review is not None:
         extra["failure_review"] = review.describe(benchmark.settings.harness.llm)
+    shard = benchmark.settings.shard
+    if shard is not None:  # what `taugepa merge` needs: the whole run's tasks, in their order
+        extra["shard"] = shard_header(shard, list(benchmark.tasks), benchmark.shard_tasks or set())
     return extra or None

@@ -35,6 +35,7 @@ class Benchmark:
     interrupted_info: dict[str, Any] | None = None  # as written to the scores file
     group_marks: dict[str, str] = field(default_factory=dict)  # group -> its pytest mark (see marks.py)
     reviewer: Any = None  # this process's FailureReviewer, with --review-model
+    shard_tasks: set[str] | None = None  # with --shard K/N: the ids of this shard's tasks
 
     def ordered_entries(self) -> list[dict[str, Any]]:
         order = {task_id: position for position, task_id in enumerate(self.tasks)}

@@ -10,6 +10,8 @@ COMMANDS = [
     "optimize",
     "rescore",
     "report",
+    "merge",
+    "gate",
     "audit",
     "generate",
     "llm_check",

@@ -26,9 +26,7 @@ class _PriceEntry(BaseModel):
     output: Annotated[float, Field(ge=0, le=MAX_PRICE_USD)]
 
 
-
 _PriceFile = TypeAdapter(dict[Annotated[str, Field(min_length=1, max_length=200)], _PriceEntry])
-
 
 
 def parse_prices(document: Any, where: str) -> dict[str, Price]:
@@ -46,7 +44,6 @@ def parse_prices(document: Any, where: str) -> dict[str, Price]:
             '(write {"input": <USD per 1M tokens>, "output": <USD per 1M tokens>})'
         ) from None
     return {model: Price(entry.input, entry.output) for model, entry in entries.items()}
-
 
 
 def load_prices(path: str | Path) -> dict[str, Price]:

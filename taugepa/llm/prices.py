@@ -66,5 +66,3 @@ class PriceTable:
         """The cost in US dollars, or None when the model has no price."""
         price = self.price(model)
         return None if price is None else price.cost(prompt_tokens, completion_tokens)
-
-

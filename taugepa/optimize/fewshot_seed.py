@@ -114,8 +114,10 @@ def seed_demonstrations(
             continue
         kind = tuple(sorted(n for n in entry.get("gold_action_names") or [] if n in writes))
         demo = demonstration_from(entry)
-        if kind not in best or len(demo.text) < len(best[kind].text) or (
-            len(demo.text) == len(best[kind].text) and demo.source < best[kind].source
+        if (
+            kind not in best
+            or len(demo.text) < len(best[kind].text)
+            or (len(demo.text) == len(best[kind].text) and demo.source < best[kind].source)
         ):
             best[kind] = demo
     if skipped:
@@ -185,4 +187,3 @@ def seed_fewshot(
     for note in notes:
         say(f"  fewshot seed: {note}")
     return demonstrations
-

@@ -74,9 +74,7 @@ def comparison_table(runs: Sequence[LabelledRun]) -> str:
         css = ' class="tg-changed"' if differs else ""
         rows.append(
             f'<tr{css} data-outcomes="{"changed" if differs else "same"}">'
-            f'<td class="tg-id">{escape(task_id)}</td>'
-            + "".join(cells)
-            + "</tr>"
+            f'<td class="tg-id">{escape(task_id)}</td>' + "".join(cells) + "</tr>"
         )
     header = "".join(f"<th>{escape(run.label)}</th>" for run in runs) + ("<th>change</th>" if two else "")
     note = ""

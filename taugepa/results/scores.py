@@ -18,7 +18,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,6 +202,9 @@ class Scores:
     summary: dict[str, Any]
     episodes: list[dict[str, Any]]
     partial: str | None = None  # why the run is incomplete (Ctrl-C, --max-cost), in one line
+    timing: dict[str, Any] = field(default_factory=dict)  # wall-clock facts (what `taugepa merge` spans)
+    interrupted: dict[str, Any] | None = None  # the file's `interrupted` section (Ctrl-C)
+    stopped: dict[str, Any] | None = None  # the file's `stopped` section (--max-cost)
 
     def task_scores(self) -> dict[str, float]:
         """Mean score over trials per task, for tasks with at least one scored episode."""
@@ -246,6 +249,9 @@ def load_scores(path: str | Path) -> Scores:
         summary=document.get("summary", {}),
         episodes=list(document["episodes"]),
         partial=partial_note(document),
+        timing=document["timing"] if isinstance(document.get("timing"), dict) else {},
+        interrupted=document["interrupted"] if isinstance(document.get("interrupted"), dict) else None,
+        stopped=document["stopped"] if isinstance(document.get("stopped"), dict) else None,
     )
 
 

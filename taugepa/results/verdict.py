@@ -11,13 +11,15 @@ reads `pytest`; they are plain numbers here so that this layer does not import p
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from taugepa.llm.answer_ends import ends_text
 from taugepa.results.failure_analysis import causes_line
-from taugepa.results.gates import GateResult, compliance_line
+from taugepa.results.gates import GateResult, GateSettings, compliance_line, evaluate_gates
+from taugepa.results.scores import Scores, summarize
 
 EXIT_OK = 0  # pytest.ExitCode.OK
 EXIT_TESTS_FAILED = 1  # pytest.ExitCode.TESTS_FAILED: a failed case, or a failed gate
@@ -37,6 +39,42 @@ def gated_exit_status(status: int, gates: Sequence[GateResult], other_failures: 
     if gates and not failed and status == EXIT_TESTS_FAILED and not other_failures:
         return EXIT_OK
     return status
+
+
+def judge_scores(scores: Scores, gates: GateSettings) -> RunState:
+    """How pytest would have ended the run this scores file records, with `gates` set.
+
+    The exit status before the gates is pytest's: a failed or errored episode is a failed case,
+    an invalid one a skip; a run cut short (Ctrl-C, --max-cost) exits as interrupted, and a
+    Ctrl-C'd one is not gated at all. The summary is recomputed from the episodes.
+    """
+    summary = summarize(scores.episodes) if scores.episodes else None
+    counts = summary["counts"] if summary else {}
+    if scores.interrupted or scores.stopped:
+        status = EXIT_INTERRUPTED
+    else:
+        status = EXIT_TESTS_FAILED if counts.get("failed") or counts.get("error") else EXIT_OK
+    results = [] if scores.interrupted or summary is None else evaluate_gates(scores.episodes, gates)
+    stopped = scores.stopped
+    return RunState(
+        summary=summary,
+        # an errored episode is a failed case that is not the agent's: the gates do not excuse it
+        exit_status=gated_exit_status(status, results, counts.get("error", 0)),
+        gates=results,
+        scores_file=scores.path,
+        interrupted=scores.interrupted,
+        stopped=(
+            {"reason": stopped.get("reason"), "episodes_not_started": stopped.get("episodes_not_started")}
+            if stopped
+            else None
+        ),
+    )
+
+
+def terminal_width() -> int:
+    """The width pytest's terminal writer uses (80 when there is no terminal, or COLUMNS)."""
+    width = shutil.get_terminal_size(fallback=(80, 24)).columns
+    return width if width >= 40 else 80
 
 
 def separator(title: str, width: int) -> str:

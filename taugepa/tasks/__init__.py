@@ -22,6 +22,8 @@ _EXPORTS = {
     "GoldCache": "taugepa.tasks.gold",
     "default_gold_cache": "taugepa.tasks.gold",
     "replay_gold": "taugepa.tasks.gold",
+    "Shard": "taugepa.tasks.shard",
+    "parse_shard": "taugepa.tasks.shard",
     "Split": "taugepa.tasks.split",
     "split_tasks": "taugepa.tasks.split",
 }
