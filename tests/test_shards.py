@@ -133,6 +133,7 @@ def test_four_shards_merged_equal_the_one_process_run(runs):
         ["--min-pass-rate", "30%"],
         ["--min-pass-rate", "0.5"],
         ["--baseline", "{one}", "--max-regression", "0"],
+        ["--min-compliance", "0.5"],  # the compliance gates are gates like the others
     ],
 )
 def test_gate_prints_pytests_verdict_block_and_exits_as_pytest_does(runs, v1_tasks_file, gates):
