@@ -44,6 +44,91 @@ def taugepa(*args):
     )
 
 
+def with_compliance(path, broken):
+    """Every episode gets a compliance record; those of the `broken` tasks broke confirm.write."""
+    document = json.loads(path.read_text())
+    for e in document["episodes"]:
+        bad = e["task_id"] in broken
+        violations = (
+            [
+                {
+                    "rule": "confirm.write",
+                    "kind": "conversation",
+                    "severity": "definite",
+                    "message": "no yes",
+                    "turn": 1,
+                    "call_index": 0,
+                    "action": "cancel_reservation",
+                    "policy": None,
+                    "policy_found": None,
+                }
+            ]
+            if bad
+            else []
+        )
+        e["compliance"] = {
+            "policy_sha256": "0" * 64,
+            "conversation_rules": True,
+            "writes_checked": 1,
+            "compliant": not bad,
+            "counts": {"definite": int(bad), "possible": 0, "defect": 0},
+            "violations": violations,
+        }
+    write_json_atomically(path, build_scores({}, document["episodes"]))
+    return path
+
+
+def test_a_pass_rate_bought_with_violations_is_not_better(tmp_path):
+    base = with_compliance(scores(tmp_path, "base.json", ["passed"] * 20 + ["failed"] * 20), set())
+    hasty_ids = {f"medium-{i:03d}" for i in range(16, 40)}  # 24 tasks broke the policy
+    hasty = with_compliance(scores(tmp_path, "hasty.json", ["passed"] * 36 + ["failed"] * 4), hasty_ids)
+    result = compare_scores(load_scores(base), load_scores(hasty))
+    assert result.pass_rate_verdict == "better" and result.compliance_verdict == "worse"
+    assert result.verdict == "not better"
+    assert result.compliance.baseline == 1.0 and result.compliance.candidate == 0.4
+    assert result.compliance.test == "exact McNemar" and result.compliance.p_value < 1e-6
+    assert result.trade.startswith("pass rate +40.0 points (exact McNemar p = ")
+    assert ", compliance \N{MINUS SIGN}60.0 points (exact McNemar p = " in result.trade
+    assert result.trade.endswith(": not better")
+    required = taugepa(
+        "compare", str(base), str(hasty), "--require-better", "--json", str(tmp_path / "c.json")
+    )
+    assert required.returncode == 1
+    assert f"verdict: {result.trade} (alpha 0.05)" in required.stdout
+    assert "broke the policy where the baseline did not (24): medium-016" in required.stdout
+    assert (
+        required.stdout.strip()
+        .splitlines()[-1]
+        .startswith(
+            "FAIL (exit status 1): --require-better: the candidate is not better: its pass rate rose "
+            "(difference +40.0%"
+        )
+    )
+    saved = json.loads((tmp_path / "c.json").read_text())
+    assert saved["verdict"] == "not better" and saved["pass_rate_verdict"] == "better"
+    assert saved["compliance"]["delta"] == pytest.approx(-0.6)
+    old_meaning = taugepa("compare", str(base), str(hasty), "--require-better", "--pass-rate-only")
+    assert old_meaning.returncode == 0
+    assert "policy compliance not judged (--pass-rate-only)" in old_meaning.stdout.strip().splitlines()[-1]
+    plain = taugepa("compare", str(base), str(hasty))
+    assert plain.returncode == 0 and "--require-better would fail it" in plain.stdout.strip().splitlines()[-1]
+    # the same pass rate with more violations is worse, even without --require-better
+    same = with_compliance(scores(tmp_path, "same.json", ["passed"] * 20 + ["failed"] * 20), hasty_ids)
+    worse = taugepa("compare", str(base), str(same))
+    assert worse.returncode == 1
+    assert (
+        worse.stdout.strip()
+        .splitlines()[-1]
+        .startswith(
+            "FAIL (exit status 1): the candidate breaks the policy significantly more "
+            "(compliance 40.0% vs 100.0%"
+        )
+    )
+    # and a higher pass rate with no more violations is better
+    careful = with_compliance(scores(tmp_path, "careful.json", ["passed"] * 36 + ["failed"] * 4), set())
+    assert compare_scores(load_scores(base), load_scores(careful)).verdict == "better"
+
+
 def test_identical_runs_show_no_difference(tmp_path):
     path = scores(tmp_path, "a.json", ["passed", "failed"] * 20)
     result = compare_scores(load_scores(path), load_scores(path))
@@ -61,7 +146,9 @@ def test_a_clear_regression_is_significant_and_fails_ci(tmp_path):
     assert result.delta_interval.high < 0
     run = taugepa("compare", str(base), str(worse), "--json", str(tmp_path / "c.json"))
     assert (
-        run.returncode == 1 and "verdict: worse" in run.stdout and "regressed (20): medium-000" in run.stdout
+        run.returncode == 1
+        and "verdict: pass rate \N{MINUS SIGN}50.0 points" in run.stdout
+        and "regressed (20): medium-000" in run.stdout
     )
     assert run.stdout.strip().splitlines()[-1].startswith(
         "FAIL (exit status 1): the candidate is significantly worse (difference -50.0%, exact McNemar p = "
@@ -146,7 +233,7 @@ def test_compare_runs_two_wikis_then_compares(tmp_path, monkeypatch, capsys, v1_
     """`--wiki A --wiki B --tasks ...` runs both through the harness (scripted models over HTTP)."""
     from taugepa.cli import main
     from taugepa.tasks.loading import load_tasks
-    from taugepa.testing.scripted_models import USER_MODEL
+    from taugepa.testing.scripted_models import USER_MODEL, Conduct
     from taugepa.testing.scripted_optimizer import EXTRA_MODELS, WIKI_AGENT_MODEL, rule_sentence
     from taugepa.testing.scripted_server import ScriptedServer
     from taugepa.world.engine import DEFAULT_POLICY_PATH, write_tool_names
@@ -158,7 +245,9 @@ def test_compare_runs_two_wikis_then_compares(tmp_path, monkeypatch, capsys, v1_
     )
     monkeypatch.setenv("TAUGEPA_TEST_CMP_KEY", "sk-cmp")
     tasks = load_tasks([str(v1_tasks_file)]).tasks
-    with ScriptedServer(tasks, api_key="sk-cmp", extra_models=EXTRA_MODELS) as server:
+    # an agent that asks for a yes before each write: the taught wiki passes more and stays compliant
+    careful = Conduct(confirm_writes=True)
+    with ScriptedServer(tasks, api_key="sk-cmp", extra_models=EXTRA_MODELS, conduct=careful) as server:
         code = main(
             [
                 "compare",
@@ -182,11 +271,15 @@ def test_compare_runs_two_wikis_then_compares(tmp_path, monkeypatch, capsys, v1_
             ]
         )
     out = capsys.readouterr().out
-    assert code == 0, out
+    # six of v1's golds break a rule (the audit says so): the taught agent makes those writes, the seed's
+    # agent made none, so the higher pass rate comes with significantly more violations: not better
+    assert code == 1, out
     assert (
         "pass rate baseline   40.0%" in out
         and "pass rate candidate 100.0%" in out
-        and "verdict: better" in out
+        and "compliance baseline  100.0%  candidate  88.0%" in out
+        and "compliance \N{MINUS SIGN}12.0 points (exact McNemar p = 0.031): not better" in out
+        and out.strip().splitlines()[-1].startswith("FAIL (exit status 1): --require-better: the candidate")
     )
     baseline = load_scores(tmp_path / "runs" / "baseline.json")
     assert baseline.run["wiki"]["path"] == str(tmp_path / "seed.md") and len(baseline.episodes) == 50

@@ -4,8 +4,14 @@ Or give two wikis and a task set, and both are run first (the same harness as th
 benchmark; their scores files are written to --out-dir):
 `taugepa compare --wiki seed.md --wiki best.md --tasks taugepa-airline --agent-model ...`
 
-Exit status: 0 unless the candidate is significantly worse (1); with --require-better, 1
-unless it is significantly better; 2 for bad input.
+Better means passing more without breaking the policy more: the pass rate and the share of
+episodes with no definite policy violation each get a paired test, and the verdict states the
+trade ("pass rate +12.0 points (p = ...), compliance -54.0 points (p = ...): not better").
+
+Exit status: 0 unless the candidate is significantly worse (1: a lower pass rate, or a lower
+compliance without a higher pass rate); with --require-better, 1 unless it is better (pass
+rate significantly higher and compliance not significantly lower; --pass-rate-only judges
+the pass rate alone, as compare did before); 2 for bad input.
 """
 
 from __future__ import annotations
@@ -60,7 +66,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--require-better",
         action="store_true",
-        help="exit 1 unless the candidate is significantly better (default: only if significantly worse)",
+        help="exit 1 unless the candidate is better: a significantly higher pass rate and a compliance "
+        "not significantly lower (default: only if significantly worse)",
+    )
+    parser.add_argument(
+        "--pass-rate-only",
+        action="store_true",
+        help="judge the pass rate alone, ignoring policy compliance (compare's meaning before 0.x)",
     )
     parser.add_argument("--json", dest="json_out", metavar="PATH", help="also write the comparison as JSON")
     parser.add_argument(
@@ -139,19 +151,37 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     if args.json_out:
         write_json_atomically(Path(args.json_out), json.loads(json.dumps(comparison.to_dict())))
-    code, reason = exit_decision(comparison, args.require_better)
+    code, reason = exit_decision(comparison, args.require_better, args.pass_rate_only)
     print(f"{'PASS' if code == 0 else 'FAIL'} (exit status {code}): {reason}")  # the last line: the answer
     return code
 
 
-def exit_decision(comparison: Any, require_better: bool) -> tuple[int, str]:
+def exit_decision(comparison: Any, require_better: bool, pass_rate_only: bool = False) -> tuple[int, str]:
     """The exit status and the reason for it, in words."""
     c = comparison
     test = f"difference {c.delta:+.1%}, {c.test} p = {c.p_value:.4g}"
-    if c.verdict == "worse":
+    kept = _compliance_clause(c)
+    if pass_rate_only:
+        verdict, kept = c.pass_rate_verdict, "policy compliance not judged (--pass-rate-only)"
+    else:
+        verdict = c.verdict
+    if verdict == "worse" and c.pass_rate_verdict == "worse":
         return SIGNIFICANTLY_WORSE, f"the candidate is significantly worse ({test} < alpha {c.alpha:g})"
-    if c.verdict == "better":
-        return 0, f"the candidate is significantly better ({test} < alpha {c.alpha:g})"
+    if verdict == "worse":
+        return SIGNIFICANTLY_WORSE, (
+            f"the candidate breaks the policy significantly more ({kept}) without passing "
+            f"significantly more ({test}, alpha {c.alpha:g})"
+        )
+    if verdict == "better":
+        return 0, f"the candidate is significantly better ({test} < alpha {c.alpha:g}); {kept}"
+    if verdict == "not better":
+        trade = f"its pass rate rose ({test}) but it breaks the policy significantly more ({kept})"
+        if require_better:
+            return SIGNIFICANTLY_WORSE, (
+                f"--require-better: the candidate is not better: {trade}; --pass-rate-only judges the pass "
+                "rate alone"
+            )
+        return 0, f"the candidate is not better: {trade}; --require-better would fail it"
     if require_better:
         return SIGNIFICANTLY_WORSE, (
             f"--require-better: the candidate is not significantly better ({test}, alpha {c.alpha:g})"
@@ -160,3 +190,11 @@ def exit_decision(comparison: Any, require_better: bool) -> tuple[int, str]:
         f"the candidate is not significantly worse ({test}, alpha {c.alpha:g}); "
         "--require-better would ask for a significant improvement"
     )
+
+
+def _compliance_clause(comparison: Any) -> str:
+    c = comparison.compliance
+    if c is None:
+        return "compliance not recorded in both runs"
+    worse = "significantly lower" if comparison.compliance_verdict == "worse" else "not significantly lower"
+    return f"compliance {c.candidate:.1%} vs {c.baseline:.1%}, {worse}, {c.test} p = {c.p_value:.4g}"

@@ -28,6 +28,15 @@ from taugepa.episode.efficiency import METRICS, figures
 from taugepa.errors import ConfigError
 from taugepa.protocol import FAILED, PASSED
 from taugepa.results.compare_causes import cause_shift, cause_shift_lines
+from taugepa.results.compare_verdict import (
+    ComplianceComparison,
+    compare_compliance,
+    compliance_lines,
+    direction,
+    overall_verdict,
+    paired_test,
+    trade_text,
+)
 from taugepa.results.scores import Scores
 from taugepa.rules.compliance import definite_violations
 
@@ -106,6 +115,7 @@ class Comparison:
     figures_passed: list[PairedFigure] = field(default_factory=list)  # passed episodes, tasks passed in both
     passed_in_both: int = 0
     causes: dict[str, Any] = field(default_factory=dict)  # failure causes that moved (compare_causes)
+    compliance: ComplianceComparison | None = None  # the paired compliance test (compare_verdict)
 
     @property
     def delta(self) -> float:
@@ -116,14 +126,30 @@ class Comparison:
         return self.p_value < self.alpha and self.delta != 0
 
     @property
+    def pass_rate_verdict(self) -> str:
+        """The pass rate alone: better, worse or no significant difference (compare's old meaning)."""
+        return direction(self.delta, self.p_value, self.alpha)
+
+    @property
+    def compliance_verdict(self) -> str | None:
+        c = self.compliance
+        return None if c is None else direction(c.delta, c.p_value, self.alpha)
+
+    @property
     def verdict(self) -> str:
-        if not self.significant:
-            return "no significant difference"
-        return "better" if self.delta > 0 else "worse"
+        """Better means passing more without breaking the policy more (see compare_verdict)."""
+        return overall_verdict(self.pass_rate_verdict, self.compliance_verdict)
+
+    @property
+    def trade(self) -> str:
+        return trade_text(self.delta, self.test, self.p_value, self.compliance, self.verdict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(delta=self.delta, significant=self.significant, verdict=self.verdict)
+        data.update(pass_rate_verdict=self.pass_rate_verdict, compliance_verdict=self.compliance_verdict)
+        if self.compliance is not None:
+            data["compliance"]["delta"] = self.compliance.delta
         for name in ("by_group", "by_action"):
             for key, group in getattr(self, name).items():
                 data[name][key]["delta"] = group.delta
@@ -225,26 +251,6 @@ def _delta_interval(base: np.ndarray, cand: np.ndarray, seed: int) -> Interval:
     return _mean_interval(differences, seed)
 
 
-def _paired_test(base: np.ndarray, cand: np.ndarray, seed: int) -> tuple[str, float]:
-    binary = np.isin(base, (0.0, 1.0)).all() and np.isin(cand, (0.0, 1.0)).all()
-    if binary:
-        improved = int(np.sum((base == 0) & (cand == 1)))
-        regressed = int(np.sum((base == 1) & (cand == 0)))
-        if improved + regressed == 0:
-            return "exact McNemar", 1.0
-        return "exact McNemar", float(stats.binomtest(improved, improved + regressed, 0.5).pvalue)
-    if np.all(cand - base == 0):
-        return "paired permutation", 1.0
-    result = stats.permutation_test(
-        (base, cand),
-        lambda x, y: np.mean(y - x),
-        permutation_type="samples",
-        n_resamples=RESAMPLES,
-        random_state=seed,
-    )
-    return "paired permutation", float(result.pvalue)
-
-
 def _breakdown(tasks: Sequence[str], base: dict, cand: dict, key: str) -> dict[str, GroupComparison]:
     groups: dict[str, list[str]] = defaultdict(list)
     for task in tasks:
@@ -272,7 +278,7 @@ def compare_scores(baseline: Scores, candidate: Scores, alpha: float = 0.05, see
         )
     base_scores = np.array([base[t]["score"] for t in shared])
     cand_scores = np.array([cand[t]["score"] for t in shared])
-    test, p_value = _paired_test(base_scores, cand_scores, seed)
+    test, p_value = paired_test(base_scores, cand_scores, seed)
     both_passed = [t for t in shared if _passed_only(base[t]) and _passed_only(cand[t])]
     figures_all = _paired_figures(
         shared,
@@ -308,6 +314,9 @@ def compare_scores(baseline: Scores, candidate: Scores, alpha: float = 0.05, see
         figures_passed=figures_passed,
         passed_in_both=len(both_passed),
         causes=cause_shift(baseline.episodes, candidate.episodes, shared),
+        compliance=compare_compliance(
+            {t: base[t]["episodes"] for t in shared}, {t: cand[t]["episodes"] for t in shared}, shared, seed
+        ),
     )
 
 
@@ -324,7 +333,8 @@ def comparison_lines(comparison: Comparison, max_listed: int = 20) -> list[str]:
         f"{c.candidate_interval.high:.1%}]",
         f"difference {c.delta:+.1%}  95% CI [{c.delta_interval.low:+.1%}, {c.delta_interval.high:+.1%}]  "
         f"{c.test} p = {c.p_value:.4g}",
-        f"verdict: {c.verdict} (alpha {c.alpha})",
+        *compliance_lines(c.compliance, max_listed),
+        f"verdict: {c.trade} (alpha {c.alpha})",
     ]
     for title, groups in (("by group", c.by_group), ("by gold action", c.by_action)):
         lines.append(f"{title}:")
