@@ -163,7 +163,7 @@ def test_sections_tools_curriculum_and_transfer_in_one_run(server, task_files, t
     comparison = json.loads((run_dir / "transfer_compare.json").read_text())
     assert comparison["candidate_rate"] > comparison["baseline_rate"]
     verdict = re.search(r"^transfer verdict: (.+?) \(alpha 0\.05\)", out, re.M)
-    assert verdict and verdict.group(1) == comparison["verdict"]
+    assert verdict and verdict.group(1).endswith(f": {comparison['verdict']}")
     assert re.search(r"^  difference \+\d+\.\d% +95% CI \[[+-]\d", out, re.M)
     page = (run_dir / "transfer_report.html").read_text()
     assert "seed" in page and f"best #{candidates['best']}" in page

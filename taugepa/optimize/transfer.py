@@ -132,11 +132,14 @@ def run_transfer(
     )
     lines = comparison_lines(comparison)
     say(f"transfer on {len(comparison.tasks)} scored test tasks (never used for training or selection):")
-    for line in lines[3:6]:  # the two pass rates and the difference, with their 95% intervals
+    # the two pass rates and the difference with their 95% intervals, then the compliance of both
+    shown = lines[3:6] + [line for line in lines if line.startswith("compliance ")][:2]
+    for line in shown:
         say(f"  {line.replace('baseline ', 'seed     ').replace('candidate', 'best     ')}")
+    verdict = next(line for line in lines if line.startswith("verdict: "))
     reused = store.hits - hits_before
     say(
-        f"transfer {lines[6]}; {evaluator.episodes_run} episodes run, {reused} reused from the run "
+        f"transfer {verdict}; {evaluator.episodes_run} episodes run, {reused} reused from the run "
         f"directory; see {run_dir / REPORT_PAGE}"
     )
     return comparison.to_dict()
