@@ -45,7 +45,7 @@ class ScriptedAgent:
 
 
 def scripted(*replies):
-    return {"make_agent": lambda task, wiki, config, tools: ScriptedAgent(replies)}
+    return {"make_agent": lambda context: ScriptedAgent(replies)}
 
 
 def test_oracle_passes_every_valid_task_and_null_only_free_passes(all_tasks, gold_cache):
@@ -187,7 +187,7 @@ def test_infrastructure_errors_are_not_agent_failures(all_tasks, gold_cache):
 
 
 def test_config_is_validated():
-    with pytest.raises(ConfigError, match="unknown agent 'gpt'"):
+    with pytest.raises(ConfigError, match="unknown --agent 'gpt': choose one of llm, oracle, null"):
         HarnessSettings(agent="gpt")
     with pytest.raises(ConfigError, match="at least 1"):
         HarnessSettings(agent="oracle", max_steps=0)

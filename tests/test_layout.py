@@ -24,13 +24,26 @@ LAYERS: dict[str, set[str]] = {
     "tasks": {"world"},
     "llm": set(),
     "rules": {"world", "tasks"},
-    "episode": {"world", "tasks", "llm", "rules"},
+    # the public agent interface: what an agent is built from and answers with, and how one is found
+    "agents": {"tasks", "llm"},
+    "episode": {"world", "tasks", "llm", "rules", "agents"},
     "generate": {"world", "tasks", "rules"},
-    "results": {"world", "tasks", "llm", "rules", "episode"},
-    "optimize": {"world", "tasks", "llm", "rules", "episode", "results"},
-    "testing": {"world", "tasks", "llm", "episode"},
+    "results": {"world", "tasks", "llm", "rules", "agents", "episode"},
+    "optimize": {"world", "tasks", "llm", "rules", "agents", "episode", "results"},
+    "testing": {"world", "tasks", "llm", "agents", "episode"},
     # `taugepa demo` runs the scripted models (testing) through the real commands
-    "commands": {"world", "tasks", "llm", "rules", "episode", "generate", "results", "optimize", "testing"},
+    "commands": {
+        "world",
+        "tasks",
+        "llm",
+        "rules",
+        "agents",
+        "episode",
+        "generate",
+        "results",
+        "optimize",
+        "testing",
+    },
 }
 BASE = {
     "taugepa",

@@ -170,7 +170,7 @@ def test_tool_descriptions_reach_the_agent_and_bad_files_are_one_line(tasks, tmp
         tasks[0],
         "wiki",
         HarnessSettings(agent="oracle", tool_descriptions=(("cancel_reservation", hint),)),
-        make_agent=lambda task, wiki, config, tools: seen.append(tools) or _NullAgent(),
+        make_agent=lambda context: seen.append(context.tools) or _NullAgent(),
     )
     assert {t["function"]["name"]: t["function"]["description"] for t in seen[0]}[
         "cancel_reservation"

@@ -10,7 +10,7 @@ tau-bench's verdict and the feedback, `efficiency` the steps.
 from taugepa._lazy import lazy_exports
 
 _EXPORTS = {
-    "AGENT_KINDS": "taugepa.episode.settings",
+    "AGENT_KINDS": "taugepa.episode.agent_choice",
     "DEFAULT_MAX_STEPS": "taugepa.episode.settings",
     "HarnessSettings": "taugepa.episode.settings",
     "HARNESS_OPTIONS": "taugepa.episode.options",
@@ -23,7 +23,7 @@ _EXPORTS = {
     "EpisodeResult": "taugepa.episode.run",
     "AgentFactory": "taugepa.episode.run",
     "UserFactory": "taugepa.episode.run",
-    "builtin_agent": "taugepa.episode.run",
+    "choose_agent": "taugepa.episode.agent_choice",
     "builtin_user": "taugepa.episode.run",
     "run_episode": "taugepa.episode.run",
 }

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from taugepa.episode.agent_choice import SCRIPTED_AGENTS, choose_agent
 from taugepa.episode.fewshot import fewshot_document, load_fewshot
-from taugepa.episode.settings import AGENT_KINDS, DEFAULT_MAX_STEPS, HarnessSettings
+from taugepa.episode.settings import DEFAULT_MAX_STEPS, HarnessSettings
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically
 from taugepa.guards.limits import MAX_STEPS, TRIALS
@@ -23,7 +24,6 @@ from taugepa.options import (
     OFF_SWITCH,
     Lookup,
     Option,
-    choice,
     given,
     resolve_path,
     switch,
@@ -35,8 +35,8 @@ HARNESS_OPTIONS: list[Option] = [
     Option(
         "--agent",
         "agent",
-        "who plays the agent: llm (default), oracle (gold actions) or null",
-        choices=AGENT_KINDS,
+        "who plays the agent: llm (default), oracle (gold actions), null, the name of an installed agent "
+        "(entry point group taugepa.agents), or your own as package.module:factory (see docs/agents.md)",
     ),
     Option("--wiki", "wiki", "policy text given to the agent. Default: tau2's airline policy"),
     Option(
@@ -93,10 +93,11 @@ class TaskSelection:
 
 def resolve_harness(lookup: Lookup) -> HarnessSettings:
     """Validate the harness options (and the LLM ones) into settings; ConfigError with one line."""
-    agent = choice(given(lookup, "agent"), "--agent", AGENT_KINDS, default="llm")
+    agent = str(given(lookup, "agent") or "llm")
+    choose_agent(agent)  # an agent that cannot be found or loaded: one line, before anything else
     trials = whole_number(given(lookup, "trials"), "--trials", 1, 1, TRIALS)
     max_steps = whole_number(given(lookup, "max_steps"), "--max-steps", DEFAULT_MAX_STEPS, 1, MAX_STEPS)
-    llm = resolve_llm_settings(lookup, agent)
+    llm = resolve_llm_settings(lookup, agent, models_optional=agent not in SCRIPTED_AGENTS)
     descriptions_value, base = lookup("tool_descriptions")
     descriptions_path = resolve_path(descriptions_value, base) if descriptions_value else None
     descriptions = None

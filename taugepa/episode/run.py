@@ -14,8 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from taugepa.agents.interface import AgentContext, AgentFactory
+from taugepa.episode.agent_choice import SCRIPTED_AGENTS, choose_agent
+from taugepa.episode.agent_player import AGENT_ERROR, AgentCrashed, build_agent
 from taugepa.episode.agent_policy import agent_policy_text
-from taugepa.episode.builtin_agents import NullAgent, OracleAgent, ScriptedUser
+from taugepa.episode.builtin_agents import ScriptedUser
 from taugepa.episode.efficiency import episode_efficiency
 from taugepa.episode.model_ends import answer_record, end_line, overflow_record, turn_fields
 from taugepa.episode.scoring import expected_writes, score_episode
@@ -96,23 +99,13 @@ def _plain_copy(value: Any) -> Any:
     return value
 
 
-AgentFactory = Callable[[Task, str, HarnessSettings, list[dict[str, Any]]], Agent]
 UserFactory = Callable[[Task, HarnessSettings], UserSimulator]
 
 
-def builtin_agent(task: Task, wiki: str, config: HarnessSettings, tools: list[dict[str, Any]]) -> Agent:
-    if config.agent == "oracle":
-        return OracleAgent(task)
-    if config.agent == "null":
-        return NullAgent()
-    from taugepa.episode.llm_agent import make_llm_agent
-
-    return make_llm_agent(task, wiki, _with_llm(config), tools)
-
-
 def builtin_user(task: Task, config: HarnessSettings) -> UserSimulator:
-    """The LLM user simulator for LLM agents; a scripted user for the built-in agents."""
-    if config.agent != "llm":
+    """The LLM user simulator when the run has models; a scripted user for `oracle` and `null`
+    (and for a user's agent run without models)."""
+    if config.agent in SCRIPTED_AGENTS or (config.agent != "llm" and config.llm is None):
         return ScriptedUser(task)
     from taugepa.episode.user_sim import make_llm_user
 
@@ -130,15 +123,19 @@ def run_episode(
     wiki: str,
     config: HarnessSettings,
     *,
-    make_agent: AgentFactory = builtin_agent,
+    make_agent: AgentFactory | None = None,
     make_user: UserFactory = builtin_user,
+    guard: Callable[[Any], Any] | None = None,
     gold_cache: GoldCache | None = None,
     world: AirlineWorld | None = None,
 ) -> EpisodeResult:
     """Run one task once with `wiki` as the agent's policy and return its verdict.
 
+    The agent is the one `config.agent` names (`make_agent`, a factory taking an
+    AgentContext, overrides it); `guard` wraps both players (the runner's cancellation).
     Never raises for anything the agent or the endpoint does: an invalid task gives
-    outcome `invalid`, an InfrastructureError gives outcome `error`.
+    outcome `invalid`, an InfrastructureError or an exception inside the agent's own code
+    gives outcome `error`. A configuration error (ConfigError) is raised.
     """
     started = time.perf_counter()
     world = world or get_world()
@@ -159,7 +156,7 @@ def run_episode(
     if not gold.valid:
         result.feedback = f"Invalid task: {gold.invalid_reason}"
     else:
-        _play(task, wiki, config, gold, world, make_agent, make_user, result)
+        _play(task, wiki, config, gold, world, make_agent, make_user, guard or _as_is, result)
     result.duration_s = round(time.perf_counter() - started, 6)
     return result
 
@@ -170,8 +167,9 @@ def _play(
     config: HarnessSettings,
     gold: Gold,
     world: AirlineWorld,
-    make_agent: AgentFactory,
+    make_agent: AgentFactory | None,
     make_user: UserFactory,
+    guard: Callable[[Any], Any],
     result: EpisodeResult,
 ) -> None:
     world.preload()  # the database loads while the first requests are in flight (no-op once loaded)
@@ -179,7 +177,8 @@ def _play(
         think_tool=config.think_tool,
         tool_descriptions=dict(config.tool_descriptions) if config.tool_descriptions else None,
     )
-    messages: list[Message] = [{"role": "system", "content": agent_policy_text(wiki, config.fewshot)}]
+    system_prompt = agent_policy_text(wiki, config.fewshot)
+    messages: list[Message] = [{"role": "system", "content": system_prompt}]
     records: list[ToolCallRecord] = []
     result.messages = messages
     monitor = ComplianceMonitor(
@@ -187,12 +186,27 @@ def _play(
         policy_for(config.compliance_policy if config.compliance_policy is not None else wiki),
         engine,
         messages,
-        conversation_rules=config.agent == "llm",  # the built-in agents never talk before acting
+        conversation_rules=config.agent not in SCRIPTED_AGENTS,  # oracle and null never talk before acting
+    )
+    if make_agent is None:
+        choice = choose_agent(config.agent)
+        make_agent, label = choice.factory, choice.label
+    else:
+        label = getattr(make_agent, "__qualname__", type(make_agent).__name__)
+    context = AgentContext(
+        task=task,
+        wiki=wiki,
+        system_prompt=system_prompt,
+        tools=engine.tool_schemas,
+        llm=config.llm,
+        seed=config.seed,
+        trial=config.trial,
+        max_steps=config.max_steps,
     )
     players: list[Any] = []
     try:
-        players.append(make_agent(task, wiki, config, engine.tool_schemas))
-        players.append(make_user(task, config))
+        players.append(guard(build_agent(make_agent, context, label)))
+        players.append(guard(make_user(task, config)))
         agent, user = players
         messages.append({"role": "user", "content": user.first_message(), **_said(user)})
         result.termination = _converse(
@@ -202,9 +216,11 @@ def _play(
         user = players[1] if len(players) > 1 else None
         result.model_end = overflow_record(exc, messages, engine.tool_schemas, user)
         result.termination = result.model_end["termination"]
-    except InfrastructureError as exc:
-        result.outcome, result.reward, result.termination = ERROR, 0.0, "error"
-        result.feedback = f"Infrastructure error (not the agent's fault): {exc}"
+    except (InfrastructureError, AgentCrashed) as exc:
+        crashed = isinstance(exc, AgentCrashed)
+        result.outcome, result.reward = ERROR, 0.0
+        result.termination = AGENT_ERROR if crashed else "error"
+        result.feedback = exc.feedback if crashed else f"Infrastructure error (not the agent's fault): {exc}"
         result.tool_calls = [r.to_dict() for r in records]
         result.usage = _usage(players)
         return
@@ -231,10 +247,14 @@ def _said(user: Any) -> dict[str, Any]:
     return turn_fields(getattr(user, "last_answer", None))
 
 
+def _as_is(player: Any) -> Any:
+    return player
+
+
 def _usage(players: list[Any]) -> dict[str, Any]:
     """LLM usage of the agent and user (their `calls`), or {} when neither called a model."""
-    meter = UsageMeter([call for player in players for call in getattr(player, "calls", [])])
-    return meter.to_dict() if any(hasattr(player, "calls") for player in players) else {}
+    calls = [call for player in players for call in getattr(player, "calls", [])]
+    return UsageMeter(calls).to_dict() if calls else {}
 
 
 def _converse(

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taugepa.episode.run import EpisodeResult, builtin_agent, builtin_user, run_episode
+from taugepa.episode.run import EpisodeResult, builtin_user, run_episode
 from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import InfrastructureError, Interrupted, TaugepaError
 from taugepa.files import write_json_atomically
@@ -141,7 +141,7 @@ class EpisodePool:
         concurrency: int = 1,
         *,
         budget: CostBudget | None = None,
-        make_agent: Callable[..., Any] = builtin_agent,
+        make_agent: Callable[..., Any] | None = None,
         make_user: Callable[..., Any] = builtin_user,
         **run_options: Any,
     ):
@@ -150,8 +150,8 @@ class EpisodePool:
         self._run_options = run_options
         self._cancelled = threading.Event()
         self._stop_reason: str | None = None
-        self._make_agent = lambda *args: _Guarded(make_agent(*args), self._cancelled)
-        self._make_user = lambda *args: _Guarded(make_user(*args), self._cancelled)
+        self._make_agent = make_agent  # None: the agent each job's settings name
+        self._make_user = make_user
         self._futures: dict[tuple[str, int], Future] = {}
         self._lock = threading.Lock()
         self._executor = (
@@ -219,6 +219,7 @@ class EpisodePool:
                 job.config,
                 make_agent=self._make_agent,
                 make_user=self._make_user,
+                guard=lambda player: _Guarded(player, self._cancelled),
                 **self._run_options,
             )
         except TaugepaError as exc:  # a configuration error: no other episode can do better
@@ -239,7 +240,7 @@ def iter_episodes(
     already yielded. Closing the generator stops the episodes still in flight.
     """
     jobs = list(jobs)
-    for llm in {job.config.llm for job in jobs if job.config.agent == "llm" and job.config.llm}:
+    for llm in {job.config.llm for job in jobs if job.config.llm}:
         prepare_clients(llm)
     pool = EpisodePool(concurrency, budget=budget, **pool_options)
     handed = 0

@@ -16,11 +16,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from taugepa.agents.loading import AgentChoice
+from taugepa.episode.agent_choice import AGENT_KINDS, SCRIPTED_AGENTS, choose_agent
 from taugepa.episode.fewshot import Demonstrations, describe_fewshot, fewshot_sha256
 from taugepa.errors import ConfigError
 from taugepa.llm.config import LLMConfig
 
-AGENT_KINDS = ("llm", "oracle", "null")
+__all__ = ["AGENT_KINDS", "DEFAULT_MAX_STEPS", "HarnessSettings", "ToolDescriptions"]
 DEFAULT_MAX_STEPS = 30  # tau-bench v1's default
 
 # Tool descriptions the agent sees instead of tau2's, as sorted (tool, description) pairs
@@ -32,6 +34,8 @@ ToolDescriptions = tuple[tuple[str, str], ...] | None
 class HarnessSettings:
     """How to run episodes: who plays the agent, the limits, the models, trials and concurrency."""
 
+    # Who plays the agent: a built-in name (llm, oracle, null), package.module:factory, or an
+    # installed agent's entry-point name (taugepa.agents; see `agent_choice`).
     agent: str = "llm"
     max_steps: int = DEFAULT_MAX_STEPS
     think_tool: bool = True
@@ -50,8 +54,7 @@ class HarnessSettings:
     max_cost: float | None = None  # US dollars: start no new episode once spent
 
     def __post_init__(self) -> None:
-        if self.agent not in AGENT_KINDS:
-            raise ConfigError(f"unknown agent '{self.agent}': choose one of {', '.join(AGENT_KINDS)}")
+        choose_agent(self.agent)  # a name that finds no agent is one line now, before any episode
         if self.max_steps < 1:
             raise ConfigError(f"max steps must be at least 1, got {self.max_steps}")
         if self.trials < 1:
@@ -60,7 +63,18 @@ class HarnessSettings:
     @property
     def seed(self) -> int | None:
         """The seed this trial's models sample with (None without LLMs)."""
-        return self.llm.trial_seed(self.trial) if self.llm and self.agent == "llm" else None
+        return self.llm.trial_seed(self.trial) if self.llm and self.agent not in SCRIPTED_AGENTS else None
+
+    @property
+    def agent_choice(self) -> AgentChoice:
+        """The agent `agent` names: its factory, and what the episode cache keys it by."""
+        return choose_agent(self.agent)
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether finished episodes may be kept and reused: not for an agent that declares no
+        name and version (nothing says when its behaviour changed)."""
+        return self.agent_choice.cache_identity() is not None
 
     def for_trial(self, trial: int) -> HarnessSettings:
         return self if trial == self.trial else dataclasses.replace(self, trial=trial)
@@ -75,7 +89,8 @@ class HarnessSettings:
         No secrets: key *names* only. Stable across versions, so stored episodes stay valid.
         """
         fingerprint: dict[str, Any] = {
-            "agent": self.agent,
+            # a built-in's name; a user's agent by its declared name and version (whichever route)
+            "agent": self.agent_choice.cache_identity(),
             "llm": self.llm.describe() if self.llm else None,
             "prices": list(self.llm.prices) if self.llm else [],
             "max_steps": self.max_steps,
@@ -104,6 +119,9 @@ class HarnessSettings:
         }
         if llm is not None:
             described["llm"] = llm.describe()
+        choice = self.agent_choice
+        if not choice.builtin:
+            described["custom_agent"] = choice.describe()
         if self.tool_descriptions:
             from taugepa.world.tool_descriptions import describe_tool_descriptions
 

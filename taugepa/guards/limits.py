@@ -32,6 +32,7 @@ MAX_RESPONSE_BYTES = 16 * MiB  # one chat completion body
 MAX_TOOL_ARGUMENT_CHARS = 64 * 1024  # the airline tools take a few short fields
 MAX_TOOL_ARGUMENT_DEPTH = 32
 MAX_TOOL_NAME_CHARS = 128
+MAX_TRACEBACK_CHARS = 8_000  # the tail of a crashed agent's traceback kept as its episode's feedback
 
 # --- numeric options: (maximum, why) -------------------------------------------------------
 TRIALS = (1000, "each trial of each task is a test case held in memory; pass^k needs a handful")

@@ -88,8 +88,12 @@ class LLMSettings:
     max_cost: float | None
 
 
-def resolve_llm_settings(lookup: Lookup, agent: str) -> LLMSettings:
-    """Validate the LLM options into settings; any problem is a ConfigError with one line."""
+def resolve_llm_settings(lookup: Lookup, agent: str, *, models_optional: bool = False) -> LLMSettings:
+    """Validate the LLM options into settings; any problem is a ConfigError with one line.
+
+    The `llm` agent needs models; another agent gets them only when `models_optional` (a
+    user's agent, which may call a model) and --agent-model is given.
+    """
 
     def value(name: str) -> Any:
         return lookup(name)[0]
@@ -111,7 +115,7 @@ def resolve_llm_settings(lookup: Lookup, agent: str) -> LLMSettings:
         check_range("--seed", seed, -SEED[0] - 1, SEED)
     if temperature is not None and not 0 <= temperature <= 2:
         raise ConfigError(f"--temperature must be between 0 and 2, got {temperature:g}")
-    if agent != "llm":
+    if agent != "llm" and not (models_optional and value("agent_model")):
         return LLMSettings(llm=None, concurrency=concurrency or 1, max_cost=max_cost)
     agent_model = value("agent_model")
     if not agent_model:

@@ -88,6 +88,8 @@ class WikiAdapter(GEPAAdapter[Task, list[dict[str, Any]], dict[str, Any]]):
         )
 
     def _score(self, entry: dict[str, Any]) -> float:
+        if entry["score"] is None:  # an exception inside the agent (infrastructure errors never get here)
+            return 0.0
         return self.objective(entry) if self.objective else float(entry["score"])
 
     def make_reflective_dataset(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.benchmarks import SUITE_DIR
+from taugepa.episode.agent_player import AGENT_ERROR
 from taugepa.episode.fewshot import Demonstrations, fewshot_sha256
 from taugepa.episode.options import harness_arguments
 from taugepa.episode.run import EpisodeResult
@@ -53,6 +54,10 @@ class EpisodeStore:
 
     def __init__(self, directory: Path, settings: HarnessSettings):
         self.directory = Path(directory)
+        # An agent that declares no name and version is never cached: nothing would tell its
+        # episodes apart from those of a changed agent (see `disabled_reason`).
+        self.enabled = settings.cacheable
+        self.agent = settings.agent
         self._settings_key = json.dumps(settings.fingerprint(), sort_keys=True)
         self._engine = engine_info()["fingerprint"]  # reads and hashes the 7 MB database: once
         self.hits = 0
@@ -88,6 +93,8 @@ class EpisodeStore:
         tool_descriptions: Descriptions = None,
         fewshot: Demonstrations | None = None,
     ) -> dict[str, Any] | None:
+        if not self.enabled:
+            return None
         path = self.directory / f"{self.key(task, wiki, trial, tool_descriptions, fewshot)}.json"
         try:
             entry = json.loads(path.read_text())
@@ -107,9 +114,21 @@ class EpisodeStore:
         tool_descriptions: Descriptions = None,
         fewshot: Demonstrations | None = None,
     ) -> None:
+        if not self.enabled:
+            return
         key = self.key(task, wiki, trial, tool_descriptions, fewshot)
         write_json_atomically(self.directory / f"{key}.json", entry)
         self.stored += 1
+
+    @property
+    def disabled_reason(self) -> str | None:
+        """The line a run prints when its episodes are not cached (None when they are)."""
+        if self.enabled:
+            return None
+        return (
+            f"episode cache off: the agent {self.agent} declares no name and version, so its episodes "
+            "are run again on resume; give its factory `name` and `version` (taugepa.agents.declare)"
+        )
 
     def count(self) -> int:
         """Episodes on disk."""
@@ -161,8 +180,8 @@ class InProcessEvaluator:
                     entries[(job.task.id, job.config.trial)] = self._record(
                         job, result, tool_descriptions, fewshot
                     )
-                    if result.outcome == ERROR:
-                        failed.append(job)
+                    if result.outcome == ERROR and result.termination != AGENT_ERROR:
+                        failed.append(job)  # an exception inside the agent is its own, not retried
             pending = failed
         if pending:
             first = entries[(pending[0].task.id, pending[0].config.trial)]
@@ -280,7 +299,12 @@ class PytestEvaluator:
                 _add_cost(self, entry.get("usage"))
                 if self.on_entry is not None:
                     self.on_entry(entry)
-        errors = [e for entries in grouped.values() for e in entries if e["outcome"] == ERROR]
+        errors = [
+            e
+            for entries in grouped.values()
+            for e in entries
+            if e["outcome"] == ERROR and e.get("termination") != AGENT_ERROR
+        ]
         if errors:
             raise EvaluationFailed(
                 f"{len(errors)} episode(s) ended in infrastructure errors under pytest "

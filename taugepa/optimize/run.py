@@ -182,6 +182,8 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
     )
 
     store = EpisodeStore(settings.run_dir / "episodes", settings.harness)
+    if store.disabled_reason:
+        say(store.disabled_reason)
     progress = ProgressLines(plan, say, several_components=len(components.names) > 1)
     if sampler is not None:
         progress.stage = lambda: sampler.current
