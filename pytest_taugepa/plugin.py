@@ -47,6 +47,7 @@ from taugepa.errors import ConfigError, TaugepaError
 from taugepa.llm.cache import default_llm_cache_dir
 from taugepa.llm.client import check_api_keys, prepare_clients
 from taugepa.llm.config import LLMConfig, read_api_key
+from taugepa.llm.endpoint_health import check_reachable
 from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
 from taugepa.results.scores import episode_entry
 from taugepa.results.transcript import render_episode
@@ -107,6 +108,8 @@ def start_benchmark(config: pytest.Config) -> None:
                 check_api_keys(harness.llm)  # the workers send the requests: no SDK needed here
             else:
                 prepare_clients(harness.llm)
+            if not hasattr(config, "workerinput"):  # an endpoint nobody listens at is an error, not a skip
+                check_reachable(harness.llm)
         reviewer = _failure_reviewer(config, settings)
     except TaugepaError as exc:
         raise pytest.UsageError(str(exc)) from None

@@ -187,7 +187,7 @@ def _free_port_url():
     ("case", "exit_code", "message"),
     [
         ("no key", 4, f"ERROR: no API key: set the environment variable {KEY_ENV}"),
-        ("unreachable", 2, "cannot reach the LLM endpoint http://127.0.0.1:"),
+        ("unreachable", 4, "ERROR: cannot reach the LLM endpoint http://127.0.0.1:"),
         ("unknown model", 2, "the agent model 'gpt-typo' was not found at http://127.0.0.1:"),
         ("negative timeout", 4, "ERROR: --request-timeout must be more than 0, got -1"),
     ],

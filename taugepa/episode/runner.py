@@ -27,7 +27,9 @@ from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import InfrastructureError, Interrupted, TaugepaError
 from taugepa.files import write_json_atomically
 from taugepa.llm.client import prepare_clients
+from taugepa.llm.endpoint_health import FailureStreak
 from taugepa.llm.usage import episode_cost
+from taugepa.protocol import ERROR, FAILED, PASSED
 from taugepa.tasks.model import Task
 
 
@@ -150,6 +152,7 @@ class EpisodePool:
         self._run_options = run_options
         self._cancelled = threading.Event()
         self._stop_reason: str | None = None
+        self._streak = FailureStreak()
         self._make_agent = make_agent  # None: the agent each job's settings name
         self._make_user = make_user
         self._futures: dict[tuple[str, int], Future] = {}
@@ -226,7 +229,18 @@ class EpisodePool:
             self.stop(str(exc))
             raise
         self.budget.add(episode_cost(result.usage))
+        self._watch(result)
         return result
+
+    def _watch(self, result: EpisodeResult) -> None:
+        """Stop starting episodes when the endpoint fails every one the same way (a wrong or dead
+        --base-url); a scored episode resets the streak (`taugepa.llm.endpoint_health`)."""
+        if result.outcome in (PASSED, FAILED):
+            self._streak.record(False)
+        elif result.outcome == ERROR and result.termination == "error" and not self._cancelled.is_set():
+            reason = self._streak.record(True, result.feedback)
+            if reason is not None:
+                self.stop(reason)
 
 
 def iter_episodes(

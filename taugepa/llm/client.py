@@ -42,6 +42,7 @@ from taugepa.guards.limits import MAX_RESPONSE_BYTES
 from taugepa.llm.answer_ends import cacheable, context_overflow
 from taugepa.llm.cache import ResponseCache, request_key
 from taugepa.llm.config import Endpoint, LLMConfig, LLMConfigError, public_url, read_api_key
+from taugepa.llm.endpoint_health import answer_sample
 from taugepa.llm.prices import Price, PriceTable
 from taugepa.llm.usage import CallUsage
 from taugepa.llm.wire import (
@@ -192,7 +193,8 @@ class ChatClient:
                     if overflow is not None:  # the model's limit, not the configuration's fault
                         raise overflow from None
                     raise LLMConfigError(self._status_message(side, model, exc)) from None
-                reason = self.scrub(_one_line(f"HTTP {status} {_reason_phrase(exc)}".strip()))
+                sample = answer_sample(exc.response.headers.get("content-type"), exc.response.text)
+                reason = self.scrub(_one_line(f"HTTP {status} {_reason_phrase(exc)}".strip() + f", {sample}"))
                 retry_after = parse_retry_after(exc.response.headers)
             except self._openai.APIConnectionError as exc:  # includes APITimeoutError
                 reason = self._connection_reason(exc)
@@ -204,7 +206,10 @@ class ChatClient:
                         "(or --user-base-url) and that the server is running"
                     ) from None
             except MalformedResponse as exc:
-                reason, retry_after = f"malformed response ({exc})", None
+                reason, retry_after = (
+                    self.scrub(_one_line(f"malformed response ({exc}): {answer_sample(None, text)}")),
+                    None,
+                )
             failed = CallUsage(side, model, 0, 0, cached=False, retries=attempt, cost_usd=0.0, failed=True)
             if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
                 raise RequestFailed(

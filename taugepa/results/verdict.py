@@ -189,7 +189,10 @@ def exit_line(state: RunState) -> str:
     for gate in failed_gates:
         reasons.append(f"the gate {gate.name} failed")
     if state.stopped:
-        reasons.append("the run was cut short by --max-cost")
+        cost = str(state.stopped.get("reason", "")).startswith("--max-cost")
+        reasons.append(
+            "the run was cut short by --max-cost" if cost else "the run was stopped early (see above)"
+        )
     if counts.get("error"):
         reasons.append(f"{_episodes(counts['error'])} ended in infrastructure errors (not the agent's fault)")
     if state.other_failures:
