@@ -20,6 +20,7 @@ from taugepa.agents.interface import AgentContext, AgentFactory, Reply
 from taugepa.agents.loading import check_agent
 from taugepa.errors import InfrastructureError, TaugepaError
 from taugepa.guards.limits import MAX_TRACEBACK_CHARS
+from taugepa.llm.answer_ends import ContextOverflow
 from taugepa.protocol import Message
 
 AGENT_ERROR = "agent_error"  # the termination of an episode whose agent raised
@@ -38,7 +39,11 @@ class AgentCrashed(Exception):
         return f"Error inside the agent {self.label} (its own code, not the harness):\n{self.detail}"
 
 
-_PASS_THROUGH = (TaugepaError, InfrastructureError)
+_PASS_THROUGH = (
+    TaugepaError,
+    InfrastructureError,
+    ContextOverflow,
+)  # the run's or the model's, not the agent's code
 
 
 def _traceback(exc: BaseException) -> str:
