@@ -16,4 +16,5 @@ COMMANDS = [
     "generate",
     "llm_check",
     "demo",
+    "export",
 ]

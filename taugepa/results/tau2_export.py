@@ -58,6 +58,7 @@ class Tau2Export:
     notes: list[str] = field(default_factory=list)
     recorded_rewards: dict[str, float] = field(default_factory=dict)  # simulation id -> taugepa's reward
     errors: list[str] = field(default_factory=list)  # simulation ids of infrastructure errors
+    unknown_cost: Counter[str] = field(default_factory=Counter)  # side -> episodes without a price
     tau2_tasks: int = 0  # episodes of tau2's own tasks
 
     def lines(self) -> list[str]:
@@ -72,6 +73,8 @@ class Tau2Export:
         if self.not_replayed:
             counts = ", ".join(f"{n} {why}" for why, n in sorted(self.not_replayed.items()))
             lines.append(f"tool calls tau2 does not replay, kept in raw_data: {counts}")
+        for side, count in sorted(self.unknown_cost.items()):
+            lines.append(f"{count} episodes with no price for the {side} model: cost 0.0, as tau2 records it")
         lines.extend(self.notes)
         return lines
 
@@ -225,8 +228,8 @@ def _simulation(
         end_time=timestamp or "",
         duration=duration,
         termination_reason=TerminationReason(termination),
-        agent_cost=_cost(usage, "agent"),
-        user_cost=_cost(usage, "user"),
+        agent_cost=_cost(usage, "agent", export),
+        user_cost=_cost(usage, "user", export),
         reward_info=_reward_info(entry, task),
         messages=messages,
         trial=int(entry["trial"]),
@@ -239,12 +242,16 @@ def _user_failed(entry: dict[str, Any]) -> bool:
     return "user model" in str(entry.get("feedback") or "")
 
 
-def _cost(usage: dict[str, Any], side: str) -> float | None:
-    """What the side's model cost; 0.0 when no model played it (nothing was spent)."""
+def _cost(usage: dict[str, Any], side: str, export: Tau2Export) -> float:
+    """What the side's model cost: 0.0 when no model played it, and, as tau2 records it, when
+    the model's price is unknown (tau2's metrics and submission checks need a number)."""
     if not usage:
         return 0.0
     value = (usage.get(side) or {}).get("cost_usd")
-    return None if value is None else float(value)
+    if value is None:
+        export.unknown_cost[side] += 1
+        return 0.0
+    return float(value)
 
 
 def _reward_info(entry: dict[str, Any], task: Any) -> Any:
@@ -300,7 +307,9 @@ def _messages(entry: dict[str, Any], replayer: _Replayer, export: Tau2Export) ->
                     answers.append((call_id, recorded))
                 else:
                     export.not_replayed[why] += 1
-                    dropped.append({"id": call_id, "name": name, "arguments": arguments, "result": recorded, "why": why})
+                    dropped.append(
+                        {"id": call_id, "name": name, "arguments": arguments, "result": recorded, "why": why}
+                    )
             out.append(
                 AssistantMessage(
                     role="assistant",
@@ -314,7 +323,11 @@ def _messages(entry: dict[str, Any], replayer: _Replayer, export: Tau2Export) ->
                 error = content.startswith("Error:")
                 out.append(
                     ToolMessage(
-                        id=call_id, role="tool", content=content, requestor="assistant", error=error,
+                        id=call_id,
+                        role="tool",
+                        content=content,
+                        requestor="assistant",
+                        error=error,
                         turn_idx=len(out),
                     )
                 )
@@ -419,10 +432,10 @@ def _same(tau2_content: Any, recorded: str) -> bool:
 def _written_at(path: str) -> str:
     """When the scores file was written (the end of its run): the simulations' timestamps."""
     import os
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     try:
-        return datetime.fromtimestamp(os.stat(path).st_mtime, tz=timezone.utc).isoformat()
+        return datetime.fromtimestamp(os.stat(path).st_mtime, tz=UTC).isoformat()
     except OSError:
         return ""
 
