@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -84,7 +84,7 @@ def add_options(parser: pytest.Parser, options: Iterable[Option] = BENCHMARK_OPT
                 extras["choices"] = option.choices
             else:
                 extras["metavar"] = option.metavar
-            ini_type = "linelist" if option.kind == LIST else "string"
+            ini_type: Literal["linelist", "string"] = "linelist" if option.kind == LIST else "string"
             parser.addini(
                 option.ini_name, option.help, type=ini_type, default=[] if option.kind == LIST else None
             )

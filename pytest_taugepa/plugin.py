@@ -360,4 +360,5 @@ def _attach_html(report: pytest.TestReport, entry: dict[str, Any], config: pytes
         from pytest_html import extras
     except ImportError:
         return
-    report.extras = [*getattr(report, "extras", []), extras.html(render_episode(entry))]
+    # pytest-html reads the report's `extras` attribute, which pytest's TestReport does not declare
+    setattr(report, "extras", [*getattr(report, "extras", []), extras.html(render_episode(entry))])  # noqa: B010

@@ -33,7 +33,7 @@ class UserSimulator(Protocol):
 
 
 def has_stop_marker(text: str | None) -> bool:
-    return bool(text) and STOP_MARKER in text
+    return text is not None and STOP_MARKER in text
 
 
 @dataclass

@@ -113,7 +113,7 @@ def test_the_cli_reference_has_every_pytest_option_and_ini_name_of_the_plugin(si
 def test_getting_started_shows_the_readme_commands_ci_runs(site):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     text = page_text(site, "getting-started")
-    for marker in ("main-command", "test-command"):
+    for marker in ("main-command", "test-command", "pip-command"):
         command = re.search(rf"^<!-- {marker} -->\n```\w*\n(.+)\n```$", readme, re.MULTILINE).group(1)
         assert command in text
 

@@ -55,3 +55,11 @@ def test_only_the_suite_named_under_pyargs_starts_the_benchmark():
 def test_the_optimizer_runs_the_packaged_suite():
     assert default_benchmarks_dir() == SUITE_DIR == REPO / "taugepa" / "benchmarks"
     assert (SUITE_DIR / "conftest.py").is_file() and (SUITE_DIR / "test_airline.py").is_file()
+
+
+def test_the_readme_pip_command_installs_the_package_and_runs_the_packaged_suite():
+    readme = (REPO / "README.md").read_text().splitlines()
+    line = readme[readme.index("<!-- pip-command -->") + 2]
+    prefix = "python3 -m venv .venv && . .venv/bin/activate && pip install taugepa && "
+    assert line.startswith(prefix) and "/" not in line.removeprefix(prefix)  # no path into a clone
+    assert line.removeprefix(prefix).startswith("pytest --pyargs taugepa.benchmarks --agent oracle")

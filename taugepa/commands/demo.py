@@ -139,8 +139,9 @@ class ScriptedServerProcess:
         with self.log.open("w") as log:
             self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
         first_line: queue.Queue[str] = queue.Queue()
-        assert self.process.stdout is not None
-        reader = threading.Thread(target=lambda: first_line.put(self.process.stdout.readline()), daemon=True)
+        stdout = self.process.stdout
+        assert stdout is not None
+        reader = threading.Thread(target=lambda: first_line.put(stdout.readline()), daemon=True)
         reader.start()
         try:
             self.base_url = first_line.get(timeout=SERVER_START_S).strip()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -289,7 +289,9 @@ def run_episodes(
     return [result for _, result in results]
 
 
-def iter_jobs(jobs: Sequence[EpisodeJob], concurrency: int) -> Iterator[tuple[EpisodeJob, EpisodeResult]]:
+def iter_jobs(
+    jobs: Sequence[EpisodeJob], concurrency: int
+) -> Generator[tuple[EpisodeJob, EpisodeResult], None, None]:
     """`iter_episodes`, where every job must start: each result in job order as soon as it is there.
 
     So a caller can keep every finished episode even if the run is interrupted later (close

@@ -151,18 +151,22 @@ def first_divergence(expected: list[dict[str, Any]], taken: list[dict[str, Any]]
         return None
     number, want, got = divergence.number, divergence.expected, divergence.taken
     if divergence.kind == "different_write":
+        assert want is not None and got is not None  # both writes exist where they differ
         return (
             f"First divergence at write {number}: expected {render_action(want)}, "
             f"but the agent called {render_action(got)}."
         )
     if divergence.kind == "wrong_arguments":
+        assert want is not None
         differences = divergence.differences
         shown = "; ".join(differences[:MAX_DIFFERENCES])
         more = len(differences) - MAX_DIFFERENCES
         suffix = f"; and {more} more" if more > 0 else ""
         return f"First divergence at write {number} ({want['name']}): {shown}{suffix}."
     if divergence.kind == "missing":
+        assert want is not None
         return f"First divergence at write {number}: the agent never called {render_action(want)}."
+    assert got is not None  # an extra write
     return f"First divergence at write {number}: the agent made an extra write {render_action(got)}."
 
 

@@ -62,7 +62,7 @@ def cancel(g: Generator) -> Draft | None:
             ),
         )
     else:
-        pool = g.candidates(f"cancel-{grounds}", lambda r, grounds=grounds: cancellable_by(g, r) == grounds)
+        pool = g.candidates(f"cancel-{grounds}", lambda r: cancellable_by(g, r) == grounds)
     rid = rng.choice(pool)
     r = g.pools.reservation(rid)
     draft = g.start("cancel", r.user_id, (rid,))
@@ -84,11 +84,11 @@ def cancel_refused(g: Generator) -> Draft | None:
     kind = rng.choice(("no_insurance", "no_insurance", "uncovered"))
     pool = g.candidates(
         f"refuse-{kind}",
-        lambda r, k=kind: (
+        lambda r: (
             cancellable_by(g, r) is None
             and r.status is None
             and not flown_segments(g.pools.state, r)
-            and r.insurance == ("no" if k == "no_insurance" else "yes")
+            and r.insurance == ("no" if kind == "no_insurance" else "yes")
         ),
     )
     rid = rng.choice(pool)
@@ -151,9 +151,7 @@ def cancel_flown(g: Generator) -> Draft | None:
 def cancel_and_rebook(g: Generator) -> Draft | None:
     rng = g.rng
     grounds = rng.choice(("24h", "business", "airline"))
-    rid = rng.choice(
-        g.candidates(f"cancel-{grounds}", lambda r, grounds=grounds: cancellable_by(g, r) == grounds)
-    )
+    rid = rng.choice(g.candidates(f"cancel-{grounds}", lambda r: cancellable_by(g, r) == grounds))
     r = g.pools.reservation(rid)
     user = g.pools.user(r.user_id)
     if len(user.reservations) >= 10:

@@ -9,6 +9,7 @@ and left as it is.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from taugepa.generate import phrasing as say
 from taugepa.generate.base import Draft, Generator
@@ -19,6 +20,17 @@ from taugepa.world.facts import (
     paid_bags_after_adding,
     segment_status,
 )
+
+if TYPE_CHECKING:
+    from tau2.domains.airline.data_model import Flight
+
+
+def _flight(state: EngineState, flight_number: str) -> Flight:
+    """A flight the generator already knows exists (a reservation's, or one just checked)."""
+    flight = state.flight(flight_number)
+    if flight is None:
+        raise KeyError(f"flight {flight_number} is not in the database")
+    return flight
 
 
 def change_dates(g: Generator) -> Draft | None:
@@ -48,13 +60,15 @@ def change_dates(g: Generator) -> Draft | None:
     for i in moving:
         status = segment_status(state, new[i]["flight_number"], new[i]["date"])
         flight = state.flight(new[i]["flight_number"])
-        if status != "available" or flight.dates[new[i]["date"]].available_seats[r.cabin] < len(r.passengers):
+        if status != "available" or flight is None:
+            return None
+        if flight.dates[new[i]["date"]].available_seats[r.cabin] < len(r.passengers):
             return None
     kept = [(s.flight_number, s.date) for s in r.flights]
     if itinerary_problems(state, new, r.origin, r.destination, r.flight_type, kept=kept):
         return None
     new_price = sum(
-        state.flight(new[i]["flight_number"]).dates[new[i]["date"]].prices[r.cabin]
+        _flight(state, new[i]["flight_number"]).dates[new[i]["date"]].prices[r.cabin]
         if i in moving
         else s.price
         for i, s in enumerate(r.flights)
@@ -109,7 +123,7 @@ def cabin_change(g: Generator, with_bags: bool = False) -> Draft | None:
     state = EngineState(engine)
     prices = []
     for s in r.flights:
-        data = state.flight(s.flight_number).dates[s.date]
+        data = _flight(state, s.flight_number).dates[s.date]
         if data.available_seats[cabin] < len(r.passengers):
             return None
         prices.append(data.prices[cabin])
@@ -230,9 +244,7 @@ def change_refused(g: Generator) -> Draft | None:
         "remove_passenger": lambda r: len(r.passengers) >= 2,
         "destination": lambda r: r.cabin != "basic_economy" and r.flight_type == "one_way",
     }
-    pool = g.candidates(
-        f"refuse-{kind}", lambda r, k=kind: g.pools.bookable(r.reservation_id) and tests[k](r)
-    )
+    pool = g.candidates(f"refuse-{kind}", lambda r: g.pools.bookable(r.reservation_id) and tests[kind](r))
     rid = rng.choice(pool)
     r = g.pools.reservation(rid)
     draft = g.start("change_refused", r.user_id, (rid, kind))

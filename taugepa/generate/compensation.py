@@ -27,7 +27,7 @@ def compensation(g: Generator) -> Draft | None:
     eligible = rng.random() < 0.6
     pool = g.candidates(
         f"compensation-{eligible}",
-        lambda r, e=eligible: (
+        lambda r: (
             disrupted(g, r) is not None
             and r.status is None
             and (
@@ -35,7 +35,7 @@ def compensation(g: Generator) -> Draft | None:
                 or r.insurance == "yes"
                 or r.cabin == "business"
             )
-            == e
+            == eligible
         ),
     )
     rid = rng.choice(pool)

@@ -7,7 +7,7 @@ error into `<file>: <entry>: '<field>' <what is wrong>, got <value>: <what to do
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool", "list", "dict"))
 
 
-def _problem(error: dict[str, Any]) -> str:
+def _problem(error: Mapping[str, Any]) -> str:
     kind, message = error["type"], str(error["msg"])
     if kind == "missing":
         return "is missing"

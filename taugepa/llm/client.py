@@ -156,7 +156,8 @@ class ChatClient:
         self, side: str, model: str, body: dict[str, Any], cached: bool, retries: int
     ) -> Completion:
         message = assistant_message(body)
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        usage = body.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         prompt_tokens = _int(usage.get("prompt_tokens"))
         completion_tokens = _int(usage.get("completion_tokens"))
         cost = 0.0 if cached else self.prices.cost(model, prompt_tokens, completion_tokens)

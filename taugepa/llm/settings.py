@@ -147,7 +147,7 @@ def resolve_llm_settings(lookup: Lookup, agent: str, *, models_optional: bool = 
     )
     if max_cost is not None:
         table = PriceTable(prices)
-        for model in sorted({llm.agent_model, llm.user_model}):
+        for model in sorted({agent_model, llm.user_model or agent_model}):
             if table.price(model) is None:
                 raise ConfigError(
                     f"--max-cost needs the price of model {model!r}, which taugepa does not know: "

@@ -34,7 +34,7 @@ from taugepa.tasks.model import Task
 # entry -> extra lines for its reflective record (e.g. "this task's gold breaks the policy")
 RecordNotes = Callable[[dict[str, Any]], list[str]]
 # entry -> the score GEPA optimizes (default: the episode's score, 1.0 or 0.0)
-Objective = Callable[[dict[str, Any]], float]
+Objective = Callable[[dict[str, Any]], float | None]  # None for an unscored entry, as its score
 
 
 class Persistent(Protocol):
@@ -90,7 +90,9 @@ class WikiAdapter(GEPAAdapter[Task, list[dict[str, Any]], dict[str, Any]]):
     def _score(self, entry: dict[str, Any]) -> float:
         if entry["score"] is None:  # an exception inside the agent (infrastructure errors never get here)
             return 0.0
-        return self.objective(entry) if self.objective else float(entry["score"])
+        value = self.objective(entry) if self.objective else entry["score"]
+        assert value is not None, "the objective of a scored entry is a number"
+        return float(value)
 
     def make_reflective_dataset(
         self,

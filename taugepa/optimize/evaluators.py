@@ -326,7 +326,8 @@ def default_benchmarks_dir() -> Path:
 def valid_tasks(tasks: Sequence[Task]) -> tuple[list[Task], list[Task]]:
     """(tasks whose gold replays, tasks whose gold does not)."""
     cache = default_gold_cache()
-    valid, invalid = [], []
+    valid: list[Task] = []
+    invalid: list[Task] = []
     for task in tasks:
         (valid if cache.get(task).valid else invalid).append(task)
     return valid, invalid

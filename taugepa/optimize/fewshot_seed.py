@@ -172,7 +172,8 @@ def seed_fewshot(
         return demonstrations
     if given is not None:
         check_sources(given, train_ids, given_path or "--fewshot")
-        demonstrations, notes, origin = given, [], given_path or "--fewshot"
+        demonstrations, origin = given, given_path or "--fewshot"
+        notes: list[str] = []
     else:
         folder = source or run_dir / "episodes"
         entries = episodes_from(folder) if folder.exists() else []

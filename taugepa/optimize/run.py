@@ -206,12 +206,15 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         objective=settings.objective,
         persistent={"curriculum": sampler} if sampler is not None else None,
     )
-    stoppers: list[Callable[[Any], bool]] = [lambda state: reflection.failure is not None]
+    # gepa's StopperProtocol: a callable given the state
+    stoppers: list[Any] = [lambda state: reflection.failure is not None]
     max_cost = settings.harness.max_cost
     if max_cost is not None:
         stoppers.append(lambda state: evaluator.cost_usd + reflection.cost_usd >= max_cost)
     if resumed:
         say(f"resuming the run in {settings.run_dir} ({store.count()} finished episodes on disk)")
+    # gepa calls the hooks an object has (its callback protocols list them all)
+    callbacks: list[Any] = [progress] if sampler is None else [progress, sampler]
     result = gepa.optimize(
         seed_candidate=components.seed_candidate(),
         trainset=split.train,
@@ -228,7 +231,7 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         stop_callbacks=stoppers,
         run_dir=str(settings.run_dir / "gepa"),
         logger=_FileLogger(settings.run_dir / "gepa_log.txt"),
-        callbacks=[progress, *([sampler] if sampler is not None else [])],
+        callbacks=callbacks,
         display_progress_bar=sys.stderr.isatty(),
         seed=settings.seed,
         raise_on_exception=True,

@@ -47,7 +47,7 @@ class OptimizeSettings:
     evaluate_with: str = "process"
     pytest_workers: int = 0
     benchmarks_dir: Path | None = None
-    objective: Callable[[dict[str, Any]], float] | None = field(default=None, compare=False)
+    objective: Callable[[dict[str, Any]], float | None] | None = field(default=None, compare=False)
     objective_name: str = "pass"
     components: str = "wiki"  # --components
     component_selector: str = "round-robin"

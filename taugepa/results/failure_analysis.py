@@ -266,7 +266,7 @@ def _ended_early(task: Task, result: dict[str, Any], divergence: Divergence | No
         return None
     messages = result.get("messages") or []
     missing = divergence.expected["name"] if divergence.expected else "?"
-    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    last_user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     if USER_TURN_LIMIT in str(last_user.get("content") or ""):
         return None  # its turn limit: a step limit, not a choice
     agent_texts = [
@@ -306,7 +306,8 @@ def _agent_cause(task: Task, result: dict[str, Any], divergence: Divergence | No
         return Failure("tool_error_loop", f"{loop} tool calls in a row returned an error ({names})")
     if termination == "max_steps":
         return Failure("step_limit", f"the step limit ended the episode; {_write_text(divergence)}")
-    last_user = next((m for m in reversed(result.get("messages") or []) if m.get("role") == "user"), {})
+    messages = result.get("messages") or []
+    last_user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     if termination == "user_stop" and USER_TURN_LIMIT in str(last_user.get("content") or ""):
         return Failure("step_limit", f"the user simulator's turn limit ended it; {_write_text(divergence)}")
     if termination == "transfer" and TRANSFER_TOOL not in {a.name for a in task.actions}:

@@ -235,20 +235,20 @@ def match_tasks(runs: Sequence[RecordedRun], tasks: Sequence[Task], where: str) 
         by_key[key] = task
     matched = []
     for run in runs:
-        task = by_key.get(run.task_key)
-        if task is None:
+        found = by_key.get(run.task_key)
+        if found is None:
             raise ConfigError(
                 f"{where}: a run of task {run.task_key} has no task at that index in --tasks "
                 f"({len(tasks)} tasks): pass the task file the recorded run used"
             )
         if run.recorded_task is not None:
-            difference = _task_difference(run.recorded_task, task)
+            difference = _task_difference(run.recorded_task, found)
             if difference:
                 raise ConfigError(
-                    f"{where}: the run of task {run.task_key} records a different task than {task.id} "
+                    f"{where}: the run of task {run.task_key} records a different task than {found.id} "
                     f"({difference}): pass the task file the recorded run used"
                 )
-        matched.append(task)
+        matched.append(found)
     return matched
 
 

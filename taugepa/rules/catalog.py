@@ -52,7 +52,7 @@ def check_action(state: AirlineState, action: Action, context: RuleContext) -> l
     Arguments the engine would reject are not judged here (the engine's own error says what
     is wrong): a rule that cannot read them finds nothing.
     """
-    findings = []
+    findings: list[Finding] = []
     for rule in ordered_rules("action"):
         if action.name not in rule.applies_to or rule.check is None:
             continue

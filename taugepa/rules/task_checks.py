@@ -226,7 +226,9 @@ def _writes_after_transfer(task: Task, policy: Policy) -> list[Finding]:
 def _payments(action: Action) -> list[str]:
     kwargs = action.kwargs
     if action.name == "book_reservation":
-        return [p.get("payment_id") for p in kwargs.get("payment_methods") or [] if isinstance(p, dict)]
+        methods = kwargs.get("payment_methods") or []
+        ids = [p.get("payment_id") for p in methods if isinstance(p, dict)]
+        return [payment_id for payment_id in ids if isinstance(payment_id, str)]
     payment_id = kwargs.get("payment_id")
     return [payment_id] if isinstance(payment_id, str) else []
 
@@ -309,7 +311,8 @@ def _previous_dob(state: AirlineState, action: Action, position: int) -> str | N
     """The birth date of the passenger a passenger update replaces (a renamed passenger keeps it)."""
     if action.name != "update_reservation_passengers":
         return None
-    reservation = state.reservation(action.kwargs.get("reservation_id"))
+    reservation_id = action.kwargs.get("reservation_id")
+    reservation = state.reservation(reservation_id) if isinstance(reservation_id, str) else None
     if reservation is None or position >= len(reservation.passengers):
         return None
     return reservation.passengers[position].dob

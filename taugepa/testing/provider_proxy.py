@@ -118,7 +118,7 @@ class ProviderProxy:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     def start(self) -> ProviderProxy:
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)

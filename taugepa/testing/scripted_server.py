@@ -111,7 +111,7 @@ class ScriptedServer:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     def start(self) -> ScriptedServer:
         self._thread = threading.Thread(
@@ -295,6 +295,7 @@ class _Handler(BaseHTTPRequestHandler):
         if wire is not None:
             scripted.count("faults", wire)
             ordinary = message if isinstance(message, dict) else scripted.models.answer(body, digest)
+            assert hostile is not None  # a wire fault comes from the hostile mode
             send_wire_fault(self, wire, hostile.hostile.interval, completion_body(ordinary, model))
             return
         if isinstance(message, bytes):
@@ -352,8 +353,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(payload)))
             if retry_after:
                 self.send_header("Retry-After", f"{self.server.scripted.faults.retry_after:g}")
-            self._headers_buffer.append(b"\r\n")  # end_headers(), sent with the body in one write
-            head, self._headers_buffer = b"".join(self._headers_buffer), []
+            buffer: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]  # http.server's own
+            buffer.append(b"\r\n")  # end_headers(), sent with the body in one write
+            head = b"".join(buffer)
+            buffer.clear()
             self.wfile.write(head + payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True

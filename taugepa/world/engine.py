@@ -393,7 +393,7 @@ class Engine:
 
     def changed_rows(self) -> list[tuple[str, str, str]]:
         """(table, key, row JSON) for every row that now differs from the base, sorted."""
-        changed = []
+        changed: list[tuple[str, str, str]] = []
         if self._opened is None:
             return changed  # the episode never touched the database
         for table_name, table in self._opened.items():

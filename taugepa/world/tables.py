@@ -88,7 +88,7 @@ class CopyOnWriteTable(dict):
     def _refuse(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("rows cannot be removed or bulk-updated in a copy-on-write table")
 
-    __delitem__ = pop = popitem = clear = update = setdefault = copy = _refuse
+    __delitem__ = pop = popitem = clear = update = setdefault = copy = _refuse  # type: ignore[assignment]
 
     def peek(self, key: str) -> Any:
         """The row as it stands now, without copying it (None if absent): read only."""

