@@ -220,7 +220,11 @@ def _play(
         crashed = isinstance(exc, AgentCrashed)
         result.outcome, result.reward = ERROR, 0.0
         result.termination = AGENT_ERROR if crashed else "error"
-        result.feedback = exc.feedback if crashed else f"Infrastructure error (not the agent's fault): {exc}"
+        result.feedback = (
+            exc.feedback
+            if isinstance(exc, AgentCrashed)
+            else f"Infrastructure error (not the agent's fault): {exc}"
+        )
         result.tool_calls = [r.to_dict() for r in records]
         result.usage = _usage(players)
         return

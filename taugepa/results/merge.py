@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from taugepa.errors import ConfigError
 from taugepa.results.scores import Scores, build_scores, load_scores
@@ -119,7 +119,7 @@ def _shard_scores(scores: Scores) -> tuple[Scores, dict[str, Any]]:
     return scores, shard
 
 
-def _is_shard(shard: Any) -> bool:
+def _is_shard(shard: Any) -> TypeGuard[dict[str, Any]]:
     if not isinstance(shard, dict):
         return False
     index, count, task_ids = shard.get("index"), shard.get("count"), shard.get("task_ids")
