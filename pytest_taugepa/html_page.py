@@ -16,6 +16,8 @@ import pytest
 
 from pytest_taugepa.reporter import BenchmarkReporter, summary_lines
 from pytest_taugepa.verdict import verdict_lines
+from taugepa.errors import OutputNotWritten
+from taugepa.files import write_text_atomically
 from taugepa.results.scores import summarize
 
 NO_LOG = "No log output captured."
@@ -33,6 +35,25 @@ class HtmlPage:
 
     def __init__(self, reporter: BenchmarkReporter):
         self.reporter = reporter
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """pytest-html writes its page in place, and a full disk left a page cut mid-way and a
+        traceback: it now goes through a temporary file and a rename, and a failure is one line."""
+        for plugin in session.config.pluginmanager.get_plugins():
+            if hasattr(plugin, "_write_report") and hasattr(plugin, "_report_path"):
+                plugin._write_report = self._atomic_writer(plugin)
+
+    def _atomic_writer(self, plugin: Any) -> Any:
+        def write(rendered: str) -> None:
+            try:
+                write_text_atomically(plugin._report_path, rendered)
+            except OutputNotWritten as exc:
+                line = f"the HTML page {exc}"
+                if line not in self.reporter.benchmark.unwritten:  # pages written per test say it once
+                    self.reporter.benchmark.unwritten.append(line)
+
+        return write
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report: Any) -> None:

@@ -17,7 +17,9 @@ from pytest_taugepa.session import Benchmark
 from pytest_taugepa.transport import entry_text
 from pytest_taugepa.verdict import compact_failures
 from taugepa.episode.efficiency import efficiency_lines, run_wall_time
+from taugepa.errors import OUTPUT_NOT_WRITTEN_EXIT_STATUS, OutputNotWritten
 from taugepa.files import write_text_atomically
+from taugepa.guards.notices import given_warnings
 from taugepa.llm.usage import usage_lines
 from taugepa.protocol import ERROR, FAILED
 from taugepa.results.gates import evaluate_gates
@@ -105,8 +107,11 @@ class BenchmarkReporter:
                 "episodes_planned": self.planned,
             }
         encoded = [self.encoded[(entry["task_id"], entry["trial"])] for entry in entries]
-        write_text_atomically(settings.scores_out, scores_text(scores, encoded))
-        benchmark.scores_written = str(settings.scores_out)
+        try:
+            write_text_atomically(settings.scores_out, scores_text(scores, encoded))
+            benchmark.scores_written = str(settings.scores_out)
+        except OutputNotWritten as exc:  # the verdict is still printed, the exit status says so
+            benchmark.unwritten.append(f"the scores file {exc}")
         if benchmark.interrupted:
             return  # no gate judges a partial run
         benchmark.gates = evaluate_gates(entries, settings.gates)
@@ -132,8 +137,12 @@ class BenchmarkReporter:
     def pytest_sessionfinish_verdict(self, session: pytest.Session, exitstatus: int) -> Any:
         """After pytest's last line (its terminal reporter's sessionfinish runs inside this)."""
         result = yield
+        if self.benchmark.unwritten:  # the scores file or the HTML page: the run's output is incomplete
+            session.exitstatus = OUTPUT_NOT_WRITTEN_EXIT_STATUS
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None and not self.config.option.collectonly:
+            for warning in given_warnings():  # said once per run (a cache that could not be written)
+                terminal.write_line(f"taugepa: warning: {warning}", yellow=True)
             lines = verdict_lines(self.run_state(session))
             failed = session.exitstatus != pytest.ExitCode.OK
             terminal.write_sep("=", VERDICT_TITLE, red=failed, green=not failed, bold=True)
@@ -158,6 +167,7 @@ class BenchmarkReporter:
                 else None
             ),
             compact=compact_failures(self.config),
+            unwritten=list(benchmark.unwritten),
         )
 
     def _interrupted_now(self, entries: list[dict[str, Any]]) -> dict[str, Any] | None:

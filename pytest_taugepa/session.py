@@ -36,6 +36,7 @@ class Benchmark:
     group_marks: dict[str, str] = field(default_factory=dict)  # group -> its pytest mark (see marks.py)
     reviewer: Any = None  # this process's FailureReviewer, with --review-model
     shard_tasks: set[str] | None = None  # with --shard K/N: the ids of this shard's tasks
+    unwritten: list[str] = field(default_factory=list)  # outputs a full disk kept from being written
 
     def ordered_entries(self) -> list[dict[str, Any]]:
         order = {task_id: position for position, task_id in enumerate(self.tasks)}

@@ -2,7 +2,8 @@
 
 Bad input is reported as one line on stderr with exit status 2, a failure of the world
 around the run (an endpoint after all retries, a server that did not start) with exit
-status 1; tracebacks are kept for bugs. Ctrl-C ends any command with one line (status 130).
+status 1, an output file that could not be written (a full or read-only disk) with exit
+status 73; tracebacks are kept for bugs. Ctrl-C ends any command with one line (status 130).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from collections.abc import Sequence
 
 from taugepa import __version__
 from taugepa.commands import COMMANDS
-from taugepa.errors import INTERRUPTED_EXIT_STATUS, InfrastructureError, TaugepaError
+from taugepa.errors import (
+    INTERRUPTED_EXIT_STATUS,
+    OUTPUT_NOT_WRITTEN_EXIT_STATUS,
+    InfrastructureError,
+    OutputNotWritten,
+    TaugepaError,
+)
 
 RUN_FAILED = 1
 USAGE_ERROR = 2
@@ -47,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaugepaError as exc:
         print(f"taugepa: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except OutputNotWritten as exc:  # a full or read-only disk: what was not written, and why
+        print(f"taugepa: error: {exc}", file=sys.stderr)
+        return OUTPUT_NOT_WRITTEN_EXIT_STATUS
     except InfrastructureError as exc:
         print(f"taugepa: error: {exc}", file=sys.stderr)
         return RUN_FAILED

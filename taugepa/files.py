@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from taugepa.errors import OutputNotWritten
+
 
 def _umask() -> int:
     current = os.umask(0)
@@ -55,17 +57,26 @@ def default_cache_dir() -> Path:
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step (for caches that several processes fill at once)."""
+    """Replace `path` with `data` in one step (for caches that several processes fill at once).
+
+    Any OSError (a full or read-only disk) becomes `OutputNotWritten`, one line naming the path.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        )
+    except OSError as exc:
+        raise OutputNotWritten(path, exc) from None
     try:
         with handle:
             handle.write(data)
         os.chmod(handle.name, _FILE_MODE)
         os.replace(handle.name, path)
+    except OSError as exc:  # a full or read-only disk: the old file (if any) stays, no temporary file
+        Path(handle.name).unlink(missing_ok=True)
+        raise OutputNotWritten(path, exc) from None
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise

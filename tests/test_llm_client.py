@@ -143,7 +143,11 @@ def test_identical_requests_are_answered_from_the_cache(tasks, tmp_path):
         first = client_for_server(server, tmp_path).complete(**user_request(tasks[0]))
         again = client_for_server(server, tmp_path).complete(**user_request(tasks[0]))  # a new client
         assert server.stats()["requests"] == 1
-        assert again.message == first.message and again.usage.cached and again.usage.cost_usd == 0.0
+        assert again.message == first.message and again.usage.cached
+        # no price for the scripted model: its cost is unknown, cached or not
+        assert first.usage.cost_usd is None and again.usage.cost_usd is None
+        priced = client_for_server(server, tmp_path, prices=((USER_MODEL, 1.0, 2.0),))
+        assert priced.complete(**user_request(tasks[0])).usage.cost_usd == 0.0  # a price: cached is free
         for change in ({"seed": 1}, {"temperature": 0.5}, {"model": AGENT_MODEL}):
             client_for_server(server, tmp_path).complete(**{**user_request(tasks[0]), **change})
         assert server.stats()["requests"] == 4  # seed, temperature and model are part of the key

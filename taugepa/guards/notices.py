@@ -16,6 +16,7 @@ import threading
 log = logging.getLogger("taugepa")
 
 _warned: set[str] = set()
+_said: list[str] = []  # the warnings given, in order (a run repeats them at its end)
 _lock = threading.Lock()
 
 
@@ -25,8 +26,16 @@ def warn_once(key: str, message: str) -> bool:
         if key in _warned:
             return False
         _warned.add(key)
+        _said.append(message)
     log.warning("taugepa: warning: %s", message)
     return True
+
+
+def given_warnings() -> list[str]:
+    """Every warning `warn_once` gave in this process: under pytest they went into a test's
+    captured log, so the benchmark repeats them where they are seen, above its verdict."""
+    with _lock:
+        return list(_said)
 
 
 def cache_warning(name: str, directory: object, problem: str, consequence: str) -> str:

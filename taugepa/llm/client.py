@@ -160,7 +160,12 @@ class ChatClient:
         usage = usage if isinstance(usage, dict) else {}
         prompt_tokens = _int(usage.get("prompt_tokens"))
         completion_tokens = _int(usage.get("completion_tokens"))
-        cost = 0.0 if cached else self.prices.cost(model, prompt_tokens, completion_tokens)
+        # a cached answer is free, but a model without a price says "unknown" cached or not
+        cost = (
+            self.prices.cost(model, 0, 0)
+            if cached
+            else self.prices.cost(model, prompt_tokens, completion_tokens)
+        )
         call = CallUsage(
             side=side,
             model=model,

@@ -52,6 +52,7 @@ class SideUsage:
             return
         if call.cached:
             self.cache_hits += 1
+            self.cost_usd = _add_cost(self.cost_usd, call.cost_usd)  # 0, or None without a price
             return
         self.requests += 1
         self.prompt_tokens += call.prompt_tokens

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from taugepa.llm.answer_ends import ends_text
@@ -111,6 +111,7 @@ class RunState:
     interrupted: dict[str, Any] | None = None  # {"episodes_done", "episodes_planned", "reason"}
     stopped: dict[str, Any] | None = None  # the --max-cost stop, as in the scores file
     compact: bool = False  # failures above were shortened to one line
+    unwritten: list[str] = field(default_factory=list)  # outputs not written (a full disk), one line each
 
 
 def verdict_lines(state: RunState) -> list[str]:
@@ -127,6 +128,7 @@ def verdict_lines(state: RunState) -> list[str]:
     lines = []
     if state.interrupted:
         lines.append(interrupted_line(state.interrupted, summary, state.scores_file))
+        lines.extend(f"taugepa: error: {line}" for line in state.unwritten)
         return lines
     lines.append(f"pass rate {rate_text(summary['pass_rate'])} {counts_text(summary)}")
     compliance = compliance_line(summary.get("compliance"))
@@ -146,6 +148,7 @@ def verdict_lines(state: RunState) -> list[str]:
         )
     if state.scores_file:
         lines.append(f"scores file: {state.scores_file}")
+    lines.extend(f"taugepa: error: {line}" for line in state.unwritten)
     lines.append(exit_line(state))  # the last line: the answer
     return lines
 
@@ -186,6 +189,8 @@ def exit_line(state: RunState) -> str:
             why = "no case failed"
         return f"PASS (exit status 0): {why}"
     reasons = []
+    if state.unwritten:  # first: the run's output is incomplete, whatever the episodes did
+        reasons.append(f"{len(state.unwritten)} output(s) could not be written (see above)")
     for gate in failed_gates:
         reasons.append(f"the gate {gate.name} failed")
     if state.stopped:
