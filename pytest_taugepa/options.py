@@ -59,7 +59,12 @@ PLUGIN_OPTIONS: list[Option] = [
 ]
 BENCHMARK_OPTIONS: list[Option] = [
     *TASK_OPTIONS,
-    *HARNESS_OPTIONS,
+    *[
+        option.variant(help=option.help + "; a conftest.py's pytest_taugepa_make_agent hook overrides it")
+        if option.name == "agent"
+        else option
+        for option in HARNESS_OPTIONS
+    ],
     *GATE_OPTIONS,
     *REVIEW_OPTIONS,
     *PLUGIN_OPTIONS,
@@ -127,9 +132,14 @@ class BenchmarkSettings:
         return dataclasses.replace(self, harness=self.harness.replace(concurrency=concurrency))
 
 
-def resolve_settings(config: pytest.Config) -> BenchmarkSettings:
-    """Turn options into settings; any problem is a ConfigError with one clear line."""
+def resolve_settings(config: pytest.Config, *, agent: str | None = None) -> BenchmarkSettings:
+    """Turn options into settings; any problem is a ConfigError with one clear line.
+
+    `agent`: the agent a conftest.py's hook chose (it wins over --agent)."""
     lookup = ini_lookup(config)
+    if agent is not None:
+        options = lookup
+        lookup = lambda name: (agent, None) if name == "agent" else options(name)  # noqa: E731
     scores_value, base = lookup("scores_out")
     # the default goes where the user ran pytest (as --html does), not to the rootdir
     default_out = config.invocation_params.dir / DEFAULT_SCORES_OUT

@@ -77,6 +77,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_taugepa import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+def _hooked_agent(config: pytest.Config) -> str | None:
+    """The label of the agent a conftest.py's pytest_taugepa_make_agent hook gives, if any."""
+    factory = config.hook.pytest_taugepa_make_agent(config=config)
+    if factory is None:
+        return None
+    from taugepa.agents.loading import register_agent
+
+    return register_agent(factory)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if config.option.pyargs and any(_names_suite(arg) for arg in config.args):
         start_benchmark(config)
@@ -96,7 +112,7 @@ def start_benchmark(config: pytest.Config) -> None:
     if config.option.help or config.option.version or BENCHMARK_KEY in config.stash:
         return  # `pytest benchmarks --help` must work with no key, no model and no task file
     try:
-        settings = worker_settings(config, resolve_settings(config))
+        settings = worker_settings(config, resolve_settings(config, agent=_hooked_agent(config)))
         settings, folded = fold_workers(config, settings)
         check_html_output(config)
         harness = settings.harness

@@ -36,7 +36,11 @@ def register(subparsers: Any) -> None:
             task_filter.variant(help="audit status of the tasks to use: clean (default), compliant or all"),
             audit.variant(help="an audit file (taugepa audit) instead of auditing against --wiki"),
             wiki.variant(help="the seed wiki (default: tau2's airline policy)"),
-            agent.variant(help="who plays the agent (default llm; oracle/null only exercise the plumbing)"),
+            agent.variant(
+                help="who plays the agent; GEPA evolves the wiki it is given: llm (default), the name of "
+                "an installed agent (entry point group taugepa.agents) or your own as "
+                "package.module:factory (see docs/agents.md); oracle/null only exercise the plumbing"
+            ),
             *pick(HARNESS_OPTIONS, "trials", "max_steps", "think_tool"),
             fewshot.variant(
                 help="demonstrations the agent sees after the wiki (JSON, see taugepa.episode.fewshot); "

@@ -21,6 +21,7 @@ from taugepa.agents.loading import check_agent
 from taugepa.errors import InfrastructureError, TaugepaError
 from taugepa.guards.limits import MAX_TRACEBACK_CHARS
 from taugepa.llm.answer_ends import ContextOverflow
+from taugepa.llm.wire import wire_messages
 from taugepa.protocol import Message
 
 AGENT_ERROR = "agent_error"  # the termination of an episode whose agent raised
@@ -69,7 +70,9 @@ class AgentPlayer:
     def act(self, messages: list[Message]) -> Message:
         self._step += 1
         try:
-            answer = self.agent.act(list(messages))  # a copy: the agent cannot rewrite the transcript
+            # a copy in the strict OpenAI format (as it would go to an endpoint): the agent can
+            # neither rewrite the transcript nor trip over fields only taugepa uses
+            answer = self.agent.act(wire_messages(messages))
         except _PASS_THROUGH:
             raise
         except Exception as exc:  # the agent's own code: this episode's error, not the run's end
