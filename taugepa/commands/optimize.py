@@ -86,9 +86,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--violation-penalty",
         type=float,
-        default=0.0,
-        help="combined objective: a task's score is pass minus this per definite policy violation "
-        "(judged against the seed wiki), at least 0 (default 0: the pass rate alone)",
+        default=1.0,
+        help="the objective GEPA climbs: a task's score is pass minus this per definite policy violation "
+        "(judged against the seed wiki), at least 0 (default 1: a pass that broke a rule counts as a "
+        "failure; 0: the pass rate alone)",
+    )
+    parser.add_argument(
+        "--selection",
+        default="compliance-floor",
+        help="which candidate is the best: compliance-floor (default: the highest validation pass rate "
+        "among those whose compliance is not below the seed's), pass-rate (compliance ignored) or "
+        "objective (GEPA's highest validation score)",
     )
     _add_search_arguments(parser)
     add_llm_arguments(parser, exclude=("seed",))
@@ -181,6 +189,7 @@ def build_settings(args: argparse.Namespace) -> Any:
     from taugepa.optimize.components import COMPONENT_MODES, SELECTORS
     from taugepa.optimize.curriculum import CURRICULA
     from taugepa.optimize.reflection_model import ReflectionSettings
+    from taugepa.optimize.selection import SELECTIONS
     from taugepa.optimize.settings import OptimizeSettings
     from taugepa.optimize.tracking import TRACKERS
     from taugepa.options import args_lookup, switch
@@ -204,6 +213,7 @@ def build_settings(args: argparse.Namespace) -> Any:
         ("--component-selector", args.component_selector, SELECTORS),
         ("--curriculum", args.curriculum, CURRICULA),
         ("--track", args.track, TRACKERS),
+        ("--selection", args.selection, SELECTIONS),
     ):
         if value not in allowed:
             raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
@@ -255,6 +265,7 @@ def build_settings(args: argparse.Namespace) -> Any:
         benchmarks_dir=Path(args.benchmarks) if args.benchmarks else None,
         objective=(lambda entry: objective_score(entry, penalty)) if penalty else None,
         objective_name=f"pass - {penalty:g} x definite violations" if penalty else "pass",
+        selection=args.selection,
         components=args.components,
         component_selector=args.component_selector,
         curriculum=args.curriculum,

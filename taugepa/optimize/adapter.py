@@ -28,6 +28,7 @@ from taugepa.optimize.evaluators import (
     default_benchmarks_dir,
     valid_tasks,
 )
+from taugepa.optimize.selection import ValidationLedger
 from taugepa.protocol import INVALID
 from taugepa.tasks.model import Task
 
@@ -60,7 +61,9 @@ class WikiAdapter(GEPAAdapter[Task, list[dict[str, Any]], dict[str, Any]]):
         objective: Objective | None = None,
         passes_per_batch: int = 2,
         persistent: dict[str, Persistent] | None = None,
+        ledger: ValidationLedger | None = None,
     ):
+        self.ledger = ledger  # each candidate's validation pass rate and compliance (selection)
         self.evaluator = evaluator
         self.components = components or ComponentSet(mode="wiki", seed_wiki="")
         self.record_notes = record_notes
@@ -81,8 +84,17 @@ class WikiAdapter(GEPAAdapter[Task, list[dict[str, Any]], dict[str, Any]]):
                 raise ConfigError(f"task {task.id} is invalid (its gold cannot be replayed): remove it")
             values = [self._score(e) for e in entries]
             scores.append(sum(values) / len(values))
-            outputs.append({"task_id": task.id, "outcomes": [e["outcome"] for e in entries]})
+            outputs.append(
+                {
+                    "task_id": task.id,
+                    "outcomes": [e["outcome"] for e in entries],
+                    # per episode: no definite violation (None: not judged), for the selection's figures
+                    "compliant": [(e.get("compliance") or {}).get("compliant") for e in entries],
+                }
+            )
             trajectories.append(entries)
+        if self.ledger is not None:
+            self.ledger.observe([task.id for task in batch], candidate, outputs)
         return EvaluationBatch(
             outputs=outputs, scores=scores, trajectories=trajectories if capture_traces else None
         )

@@ -18,6 +18,7 @@ from taugepa.episode.fewshot import fewshot_document
 from taugepa.files import write_json_atomically, write_text_atomically
 from taugepa.optimize.components import ComponentSet
 from taugepa.optimize.fewshot_seed import BEST_FEWSHOT
+from taugepa.optimize.selection import CandidateFigures, Selection, candidate_table
 from taugepa.optimize.settings import BEST_WIKI, OptimizeOutcome, OptimizeSettings, RolloutPlan
 from taugepa.optimize.settings import TOOLS_OUTPUT as BEST_TOOL_DESCRIPTIONS
 
@@ -30,14 +31,16 @@ def write_outputs(
     store: Any,
     evaluator: Any,
     reflection: Any,
+    selection: Selection,
+    figures: dict[int, CandidateFigures],
 ) -> OptimizeOutcome:
-    """Write the run's outputs and return its figures."""
+    """Write the run's outputs (the best is `selection`'s) and return its figures."""
 
     run_dir = settings.run_dir
     wikis = [components.wiki(candidate) for candidate in result.candidates]
     descriptions = [components.tool_descriptions(candidate) for candidate in result.candidates]
     scores = [float(score) for score in result.val_aggregate_scores]
-    best = int(result.best_idx)
+    best = selection.best
     write_text_atomically(run_dir / BEST_WIKI, wikis[best])
     if descriptions[best] is not None:
         write_json_atomically(run_dir / BEST_TOOL_DESCRIPTIONS, descriptions[best])
@@ -52,9 +55,13 @@ def write_outputs(
     candidates = []
     for index, (candidate, wiki) in enumerate(zip(result.candidates, wikis, strict=True)):
         found = int(result.discovery_eval_counts[index])
+        figure = figures.get(index)
         record: dict[str, Any] = {
             "index": index,
             "val_score": scores[index],
+            "val_pass_rate": figure.pass_rate if figure else None,
+            "val_compliance": figure.compliance if figure else None,
+            "eligible": index in selection.eligible,
             "parents": [p for p in (result.parents[index] or []) if p is not None],
             "discovered_at_metric_calls": found,
             # the count the iteration line printed: after this candidate's validation
@@ -75,6 +82,9 @@ def write_outputs(
             "best": best,
             "seed_score": scores[0],
             "best_score": scores[best],
+            "selection": settings.selection,
+            "selection_reason": selection.reason,
+            "objective_best": int(result.best_idx),  # GEPA's own pick: the highest validation score
             "components": components.describe(),
             "candidates": candidates,
         },
@@ -110,6 +120,8 @@ def write_outputs(
         episodes_reused=int(getattr(store, "hits", 0)),
         cost_usd=float(getattr(evaluator, "cost_usd", 0.0) + getattr(reflection, "cost_usd", 0.0)),
         cost_known=bool(getattr(evaluator, "cost_known", True) and getattr(reflection, "cost_known", True)),
+        selection_reason=selection.reason,
+        table=candidate_table(scores, figures, selection, int(result.best_idx)),
     )
 
 

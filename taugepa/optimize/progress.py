@@ -14,14 +14,22 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from taugepa.optimize.selection import ValidationLedger
 from taugepa.optimize.settings import RolloutPlan
 
 
 class ProgressLines:
     """GEPA callback: one line per iteration, printed above GEPA's progress bar."""
 
-    def __init__(self, plan: RolloutPlan, say: Callable[[str], None], several_components: bool = False):
+    def __init__(
+        self,
+        plan: RolloutPlan,
+        say: Callable[[str], None],
+        several_components: bool = False,
+        ledger: ValidationLedger | None = None,
+    ):
         self.plan = plan
+        self.ledger = ledger  # each candidate's validation pass rate and compliance
         self.say = say
         self.several_components = several_components
         self.cost: Callable[[], str] = lambda: "cost n/a"
@@ -83,7 +91,14 @@ class ProgressLines:
         if self.best_val is None or score > self.best_val:
             self.best_val = score
         if event["iteration"] <= 0 or event["candidate_idx"] == 0:
-            self._write(f"seed wiki: validation score {score:.3f} on {event['num_examples_evaluated']} tasks")
+            figures = self._figures(event["candidate_idx"])
+            self._write(
+                f"seed wiki: validation score {score:.3f} on {event['num_examples_evaluated']} tasks{figures}"
+            )
+
+    def _figures(self, index: int | None) -> str:
+        figure = self.ledger.by_index().get(index) if self.ledger is not None and index is not None else None
+        return f" ({figure.describe()})" if figure else ""
 
     def on_iteration_end(self, event: dict[str, Any]) -> None:
         if sys.exc_info()[0] is not None:
@@ -107,7 +122,11 @@ class ProgressLines:
             if "child_scores" in it:
                 parts.append(f"child {_fraction(it['child_scores'])}")
         if "accepted" in it:
-            parts.append(f"accepted as #{it['accepted']} (validation {it.get('val', float('nan')):.3f})")
+            figures = self._figures(it["accepted"])
+            figures = f", {figures[2:-1]}" if figures else ""
+            parts.append(
+                f"accepted as #{it['accepted']} (validation {it.get('val', float('nan')):.3f}{figures})"
+            )
         elif "skipped" in it and "child_scores" not in it:
             parts.append(f"no proposal ({it['skipped']})")
         elif "merge" in it or "child_scores" in it:

@@ -43,6 +43,7 @@ from taugepa.optimize.fewshot_seed import seed_fewshot as seed_fewshot_for
 from taugepa.optimize.outputs import write_outputs
 from taugepa.optimize.progress import ProgressLines
 from taugepa.optimize.reflection_model import ReflectionModel
+from taugepa.optimize.selection import ValidationLedger, select_best
 from taugepa.optimize.settings import (
     OUTPUT_FILES,
     SETTINGS_FILE,
@@ -162,6 +163,7 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
     say(f"split (seed {settings.seed}): {split.describe()}")
     if settings.objective is not None:
         say(f"objective: {settings.objective_name} (per task, mean over trials)")
+    say(f"selection of the best: {SELECTION_TEXT.get(settings.selection, settings.selection)}")
     say(f"  validation: {', '.join(t.id for t in split.val)}")
     if components.mode != "wiki":
         say(components.summary(settings.component_selector))
@@ -184,7 +186,8 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
     store = EpisodeStore(settings.run_dir / "episodes", settings.harness)
     if store.disabled_reason:
         say(store.disabled_reason)
-    progress = ProgressLines(plan, say, several_components=len(components.names) > 1)
+    ledger = ValidationLedger(settings.run_dir, [task.id for task in split.val])
+    progress = ProgressLines(plan, say, several_components=len(components.names) > 1, ledger=ledger)
     if sampler is not None:
         progress.stage = lambda: sampler.current
     if settings.evaluate_with == "pytest":
@@ -205,6 +208,7 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         record_notes=_gold_notes(settings, tasks),
         objective=settings.objective,
         persistent={"curriculum": sampler} if sampler is not None else None,
+        ledger=ledger,
     )
     # gepa's StopperProtocol: a callable given the state
     stoppers: list[Any] = [lambda state: reflection.failure is not None]
@@ -214,7 +218,7 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
     if resumed:
         say(f"resuming the run in {settings.run_dir} ({store.count()} finished episodes on disk)")
     # gepa calls the hooks an object has (its callback protocols list them all)
-    callbacks: list[Any] = [progress] if sampler is None else [progress, sampler]
+    callbacks: list[Any] = [ledger, progress] if sampler is None else [ledger, progress, sampler]
     result = gepa.optimize(
         seed_candidate=components.seed_candidate(),
         trainset=split.train,
@@ -246,7 +250,20 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
             f"iterations are kept in {settings.run_dir} (rerun the same command to resume; with another "
             "reflection model or endpoint, pass a new --run-dir)"
         )
-    outcome = write_outputs(settings, components, result, plan, store, evaluator, reflection)
+    scores = [float(score) for score in result.val_aggregate_scores]
+    figures = ledger.by_index(list(result.candidates))
+    chosen = select_best(settings.selection, scores, figures, int(result.best_idx))
+    outcome = write_outputs(settings, components, result, plan, store, evaluator, reflection, chosen, figures)
+    say("candidates on the validation set (compliance: episodes with no definite policy violation):")
+    for line in outcome.table:
+        say(f"  {line}")
+    best_figures, seed_figures = figures.get(outcome.best_index), figures.get(0)
+    say(
+        f"best: candidate #{outcome.best_index}, {chosen.reason}: validation score {outcome.best_score:.3f}"
+        + (f", {best_figures.describe()}" if best_figures else "")
+        + f" vs seed {outcome.seed_score:.3f}"
+        + (f", {seed_figures.describe()}" if seed_figures else "")
+    )
     say(
         f"best validation score {outcome.best_score:.3f} (candidate #{outcome.best_index}) vs seed "
         f"{outcome.seed_score:.3f}; {outcome.candidates} candidates; {outcome.metric_calls * plan.trials} "
@@ -265,6 +282,14 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
             )
             say(f"transfer files in {settings.run_dir}: {', '.join(TRANSFER_FILES)}")
     return outcome
+
+
+SELECTION_TEXT = {
+    "compliance-floor": "the highest validation pass rate among the candidates whose compliance is not "
+    "below the seed's (--selection compliance-floor)",
+    "pass-rate": "the highest validation pass rate, compliance ignored (--selection pass-rate)",
+    "objective": "the highest validation score of the objective (--selection objective)",
+}
 
 
 def _cost_text(evaluator: InProcessEvaluator | PytestEvaluator, reflection: ReflectionModel) -> str:

@@ -49,6 +49,7 @@ class OptimizeSettings:
     benchmarks_dir: Path | None = None
     objective: Callable[[dict[str, Any]], float | None] | None = field(default=None, compare=False)
     objective_name: str = "pass"
+    selection: str = "compliance-floor"  # --selection (taugepa.optimize.selection)
     components: str = "wiki"  # --components
     component_selector: str = "round-robin"
     curriculum: str = "none"
@@ -190,6 +191,8 @@ class OptimizeOutcome:
     cost_usd: float
     cost_known: bool = True
     transfer: dict[str, Any] | None = None  # the transfer step's comparison (taugepa compare's JSON)
+    selection_reason: str = ""  # why the best is the best (--selection)
+    table: list[str] = field(default_factory=list)  # the candidates' validation figures, as printed
 
     def cost_text(self) -> str:
         return f"${self.cost_usd:.4f}" if self.cost_known else "cost n/a (a model has no price)"

@@ -49,7 +49,7 @@ def fewshot_agent(models: ScriptedModels, body: dict[str, Any], digest: str) -> 
     if task is not None:
         known = shown | {name for name in writes if rule_sentence(name) in system}
         plan = [a for a in task.actions if a.name not in writes or a.name in known]
-    return models._agent(messages, digest, plan=plan)
+    return models._agent(messages, digest, plan=plan, confirm=True)  # asks before each write
 
 
 def fewshot_reflector(models: ScriptedModels, body: dict[str, Any], digest: str) -> dict[str, Any]:

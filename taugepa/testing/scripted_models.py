@@ -141,9 +141,15 @@ class ScriptedModels:
         return self.tasks.get(first_user or "")
 
     def _agent(
-        self, messages: list[dict[str, Any]], digest: str, plan: Sequence[Action] | None = None
+        self,
+        messages: list[dict[str, Any]],
+        digest: str,
+        plan: Sequence[Action] | None = None,
+        confirm: bool | None = None,
     ) -> dict[str, Any]:
-        """Call `plan` (default: the task's plays, else its gold) one per turn, then close."""
+        """Call `plan` (default: the task's plays, else its gold) one per turn, then close.
+
+        `confirm` (default: the conduct's) asks the user for a yes before each write."""
         task = self.task_of(messages)
         if task is None:
             return {"role": "assistant", "content": "Sorry, I cannot tell which task this is."}
@@ -159,7 +165,8 @@ class ScriptedModels:
                 closing += " The answer: " + "; ".join(task.outputs) + "."
             return {"role": "assistant", "content": closing}
         action = actions[done]
-        if self.conduct.confirm_writes and action.name in self.writes and not _answered(messages):
+        confirm = self.conduct.confirm_writes if confirm is None else confirm
+        if confirm and action.name in self.writes and not _answered(messages):
             details = f"{action.name} with {json.dumps(action.kwargs)}"
             return {"role": "assistant", "content": f"I am about to call {details}. {CONFIRM_QUESTION}"}
         call = {
