@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taugepa",
         description="Benchmark and optimize the policy wiki of a tool-calling airline agent. "
-        "The benchmark itself runs under pytest: pytest benchmarks --help",
+        "The benchmark itself runs under pytest: pytest --pyargs taugepa.benchmarks --help "
+        "(pytest benchmarks --help from a clone)",
     )
     parser.add_argument("--version", action="version", version=f"taugepa {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

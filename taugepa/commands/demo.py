@@ -277,7 +277,8 @@ def next_commands() -> list[str]:
         "    --agent-model gpt-4o-mini --reflection-model gpt-4o --budget 400 --val-size 40 \\",
         "    --run-dir runs/opt1",
         "then open runs/opt1/transfer_report.html (the seed and the best wiki on tau2's 50 tasks),",
-        "and gate CI on the best wiki: pytest benchmarks --wiki runs/opt1/best_wiki.md --min-pass-rate X",
+        "and gate CI on the best wiki: pytest --pyargs taugepa.benchmarks --wiki runs/opt1/best_wiki.md \\",
+        "    --min-pass-rate X",
         "offline again: python -m taugepa.testing.scripted_server --tasks taugepa-airline --optimizer-models",
         "    prints its URL: use --base-url URL --agent-model scripted-wiki-agent --user-model scripted-user",
     ]
