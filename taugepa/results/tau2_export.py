@@ -43,6 +43,7 @@ TERMINATIONS = {
     "transfer": "agent_stop",
     "max_steps": "max_steps",
     "too_many_errors": "too_many_errors",
+    "agent_error": "agent_error",
 }
 NOT_REPLAYED = "taugepa_calls_not_replayed"
 
