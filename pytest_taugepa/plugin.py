@@ -37,6 +37,7 @@ from pytest_taugepa.options import (
 from pytest_taugepa.prefetch import Prefetcher
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
+from pytest_taugepa.session_end import freeze_at_exit
 from pytest_taugepa.transport import EntryTransport
 from pytest_taugepa.verdict import compact_failures, one_line_failure
 from pytest_taugepa.workers import CONCURRENCY_INPUT, fold_workers, worker_settings
@@ -142,6 +143,7 @@ def start_benchmark(config: pytest.Config) -> None:
         else:
             benchmark.cost_ledger = tempfile.mkdtemp(prefix="taugepa-cost-")
     config.stash[BENCHMARK_KEY] = benchmark
+    freeze_at_exit()  # the interpreter's teardown without the collector (see session_end)
     interrupts = InterruptHandling(benchmark, worker=hasattr(config, "workerinput"))
     config.pluginmanager.register(interrupts, "taugepa-interrupt")
     config.pluginmanager.register(EntryTransport(), "taugepa-entry-transport")

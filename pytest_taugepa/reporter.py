@@ -14,6 +14,7 @@ import pytest
 
 from pytest_taugepa.audit_support import summary_lines as audit_summary_lines
 from pytest_taugepa.session import Benchmark
+from pytest_taugepa.session_end import skip_idle_hypothesis_summary
 from pytest_taugepa.transport import entry_text
 from pytest_taugepa.verdict import compact_failures
 from taugepa.episode.efficiency import efficiency_lines, run_wall_time
@@ -77,6 +78,7 @@ class BenchmarkReporter:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        skip_idle_hypothesis_summary(self.config)  # before the terminal summary (see session_end)
         benchmark = self.benchmark
         entries = benchmark.ordered_entries()
         if benchmark.interrupted:

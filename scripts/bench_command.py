@@ -38,6 +38,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def load() -> str:
 class Command:
     """The `pytest` of one virtual environment, run as a user runs it, with the probe plugin."""
 
-    def __init__(self, python: Path):
+    def __init__(self, python: Path, test_plugins: bool = False):
         self.python = python
         self.pytest = python.parent / "pytest"
         where = "import pathlib, pytest_taugepa; print(pathlib.Path(pytest_taugepa.__file__).parent.parent)"
@@ -77,7 +78,8 @@ class Command:
             "print(' '.join(sorted(ep.name for ep in entry_points(group='pytest11'))))"
         )
         listed = subprocess.run([str(python), "-c", plugins], capture_output=True, text=True, check=True)
-        self.test_only_plugins = sorted(set(listed.stdout.split()) & set(TEST_ONLY_PLUGINS))
+        found_plugins = set(listed.stdout.split()) & set(TEST_ONLY_PLUGINS)
+        self.test_only_plugins = [] if test_plugins else sorted(found_plugins)
         commit = subprocess.run(
             ["git", "-C", str(self.repo), "log", "-1", "--format=%h %s"], capture_output=True, text=True
         )
@@ -94,6 +96,7 @@ class Command:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(SCRIPTS), os.environ.get("PYTHONPATH")])),
         }
         before = load()
+        cpu_before = _children_cpu()
         started = time.time()
         run = subprocess.run(
             [str(self.pytest), str(self.repo / "benchmarks"), *args],
@@ -107,6 +110,23 @@ class Command:
             sys.exit(f"pytest failed ({run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}")
         records = {path.stem: json.loads(path.read_text()) for path in probe.glob("*.json")}
         controller = records.get("controller", {})
+        steps = dict(controller.get("tail", {}))
+        cpu_at_end = steps.pop("cpu_at_sessionfinish", None)
+        atexit_file, last_file = probe / "controller.atexit", probe / "controller.atexit_last"
+        last = json.loads(last_file.read_text()) if last_file.is_file() else {}
+        tail = {
+            "last verdict": controller.get("last_report_at"),
+            **steps,
+            "atexit": float(atexit_file.read_text()) if atexit_file.is_file() else None,
+            "atexit_last": last.get("at"),
+            "exit": exited,
+        }
+        cpu_total = _children_cpu() - cpu_before
+        tail_cpu = {
+            "after_last_verdict": cpu_total - cpu_at_end if cpu_at_end is not None else None,
+            "teardown": cpu_total - last["cpu"] if "cpu" in last else None,
+            "modules": last.get("modules"),
+        }
         return {
             "started": started,
             "exited": exited,
@@ -123,6 +143,8 @@ class Command:
             "cpu_total": {name: r.get("cpu_total") for name, r in sorted(records.items())},
             "load": before,
             "tail": run.stdout.strip().splitlines()[-1] if run.stdout.strip() else "",
+            "tail_steps": {step: at for step, at in tail.items() if at is not None},
+            "tail_cpu": tail_cpu,
         }
 
 
@@ -141,6 +163,33 @@ def heavy_line(result: dict) -> str:
         line += f"\n    CPU seconds before the first test starts: {shown}"
     total = sum(cpu for cpu in result["cpu_total"].values() if cpu is not None)
     return line + f"; CPU seconds in all pytest processes: {total:.2f}"
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the child processes this script has waited for (the pytest commands)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def tail_line(steps: dict[str, float], last_answer_at: float, cpu: dict) -> str:
+    """Where the time from the server's last answer to the process's exit goes, step by step.
+
+    The steps are the controller's (`bench_probe`): its last test report (the last verdict),
+    pytest's sessionfinish (every case reported; the scores file and gates), the terminal
+    summary, unconfigure, the atexit handlers (after pytest returned and threads were joined),
+    and the exit as this script sees it (interpreter teardown, process reaped).
+    """
+    parts, previous = [], last_answer_at
+    for step, at in sorted(steps.items(), key=lambda item: item[1]):
+        parts.append(f"{step} +{at - previous:.3f}")
+        previous = at
+    line = f"    after the last answer: {' · '.join(parts)} = {previous - last_answer_at:.3f} s"
+    if cpu.get("after_last_verdict") is not None and cpu.get("teardown") is not None:
+        line += (
+            f"; CPU seconds from sessionfinish to exit {cpu['after_last_verdict']:.3f}, "
+            f"of which the interpreter's teardown {cpu['teardown']:.3f} ({cpu['modules']} modules)"
+        )
+    return line
 
 
 def comparable(scores_path: Path) -> dict:
@@ -222,6 +271,8 @@ def measure_llm(
                     bound=in_order_bound([n for n in per_episode if n], args.concurrency),
                     first_request=stats["first_request_at"] - result["started"],
                     after_last_answer=result["exited"] - stats["last_answer_at"],
+                    # the server's own view: its last answer to the client's connections closing
+                    server_tail=(stats.get("last_disconnect_at") or float("nan")) - stats["last_answer_at"],
                     verdicts=dict(Counter(e["outcome"] for e in episodes)),
                 )
                 results.append(result)
@@ -230,9 +281,13 @@ def measure_llm(
                     f"ideal {ideal:.2f} s, efficiency {result['efficiency']:.3f} (best possible in order "
                     f"{result['bound']:.3f}); first request {result['first_request']:.2f} s after start "
                     f"(first test {result['first_test']:.2f} s); "
-                    f"exit {result['after_last_answer']:.2f} s after the last answer; "
+                    f"exit {result['after_last_answer']:.2f} s after the last answer "
+                    f"(the server saw the connections close {result['server_tail']:.2f} s after it); "
                     f"verdicts {result['verdicts']} [{result['load']} before]",
                     flush=True,
+                )
+                print(
+                    tail_line(result["tail_steps"], stats["last_answer_at"], result["tail_cpu"]), flush=True
                 )
                 print(heavy_line(result), flush=True)
                 # the next run's first request must not be confused with this one's
@@ -317,9 +372,14 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")], default=[2, 10, 0])
     parser.add_argument("--workloads", default="medium-120,tau2-50")
+    parser.add_argument(
+        "--with-test-plugins",
+        action="store_true",
+        help="keep the test extra's pytest plugins (hypothesis's), as a developer's environment has them",
+    )
     args = parser.parse_args()
     os.environ[KEY_ENV] = "sk-bench-not-a-real-key"
-    command = Command(args.python.absolute())
+    command = Command(args.python.absolute(), test_plugins=args.with_test_plugins)
     only = set(args.only.split(","))
     print(
         f"measuring {command.repo} ({command.commit}) with {command.pytest}; {os.cpu_count()} CPUs, "

@@ -63,6 +63,9 @@ class ServerStats:
     unauthorized: int = 0
     first_request_at: float | None = None  # time.time() when the first request arrived
     last_answer_at: float | None = None  # time.time() when the last answer had been sent
+    # time.time() when the last connection that asked for a completion closed: the client let go
+    # (for a command, its process exited), as the server sees it
+    last_disconnect_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -226,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.server.scripted._lock:
             self.server.scripted._connections.discard(self.connection)
+            if getattr(self, "served_completion", False):
+                self.server.scripted._stats.last_disconnect_at = time.time()
         super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logs
@@ -253,6 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = {}
         model = str(body.get("model"))
         scripted.begin(model)
+        self.served_completion = True
         try:
             if scripted.hostile and scripted.hostile.hostile.echo_credentials:
                 message = echoed_credentials(self.headers.get("Authorization") or "")
