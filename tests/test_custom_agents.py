@@ -215,8 +215,9 @@ def test_the_three_routes_under_pytest_give_oracles_verdicts(agent_folder, tmp_p
     found = {}
     for route in ROUTES:
         scores = tmp_path / f"{len(found)}.json"
+        workers = ["-n", "2"] if route == "pytest hook" else []  # each xdist worker asks the hook too
         done = subprocess.run(
-            [*commands[route], "--scores-out", str(scores)],
+            [*commands[route], *workers, "--scores-out", str(scores)],
             cwd=tmp_path,
             env=_routes_env(agent_folder),
             capture_output=True,
@@ -274,3 +275,29 @@ def test_help_lists_the_routes():
         ).stdout
         flat = " ".join(text.split())
         assert "package.module:factory" in flat and "entry point group taugepa.agents" in flat, command
+
+
+def test_an_agent_that_calls_its_model_through_the_context_gets_the_usage_counted(
+    tau2_tasks, gold_cache, monkeypatch
+):
+    from taugepa.testing.scripted_models import scripted_llm_config
+    from taugepa.testing.scripted_server import ScriptedServer
+
+    monkeypatch.setenv("TAUGEPA_TEST_CUSTOM_KEY", "sk-custom-1")
+    task = next(t for t in tau2_tasks if t.actions)
+
+    class AsksTheModel:
+        def __init__(self, context):
+            self.context = context
+
+        def act(self, messages):
+            return self.context.complete(messages, tools=self.context.tools)
+
+    with ScriptedServer([task], api_key="sk-custom-1") as server:
+        llm = scripted_llm_config(server.base_url, "TAUGEPA_TEST_CUSTOM_KEY", cache=False)
+        result = run_episode(
+            task, WIKI, HarnessSettings(agent="llm", llm=llm), make_agent=AsksTheModel, gold_cache=gold_cache
+        )
+        stats = server.stats()
+    assert result.outcome == PASSED
+    assert result.usage["agent"]["requests"] == result.steps == stats["by_model"]["scripted-agent"]
