@@ -38,6 +38,7 @@ WHEEL_MUST_HOLD = (
     "taugepa/benchmarks/test_airline.py",
     "taugepa/data/taugepa_airline.json",
     "taugepa/py.typed",
+    "pytest_taugepa/py.typed",
     "pytest_taugepa/plugin.py",
 )
 
