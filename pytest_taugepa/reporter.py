@@ -143,7 +143,7 @@ class BenchmarkReporter:
             session.exitstatus = OUTPUT_NOT_WRITTEN_EXIT_STATUS
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None and not self.config.option.collectonly:
-            for warning in given_warnings():  # said once per run (a cache that could not be written)
+            for warning in self._late_warnings():  # said once per run (a cache that could not be written)
                 terminal.write_line(f"taugepa: warning: {warning}", yellow=True)
             lines = verdict_lines(self.run_state(session))
             failed = session.exitstatus != pytest.ExitCode.OK
@@ -151,6 +151,12 @@ class BenchmarkReporter:
             for line in lines:
                 terminal.write_line(line, red=failed, green=not failed, bold=line is lines[-1])
         return result
+
+    def _late_warnings(self) -> list[str]:
+        """Warnings given during the run (into a test's captured log) that the start did not give."""
+        printer = self.config.pluginmanager.get_plugin("taugepa-notices")
+        said = [notice.split(" cannot be written")[0] for notice in getattr(printer, "notices", [])]
+        return [w for w in given_warnings() if w.split(" cannot be written")[0] not in said]
 
     def run_state(self, session: pytest.Session) -> RunState:
         benchmark = self.benchmark

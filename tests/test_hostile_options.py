@@ -244,7 +244,7 @@ def test_bad_command_line_input_is_one_line(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "blocker").write_text("a file, not a folder")
     scores = tmp_path / "ok-scores.json"
-    scores.write_text(json.dumps({"format": "taugepa-scores", "version": 1, "episodes": []}))
+    scores.write_text(json.dumps({"format": "taugepa-scores", "version": 1, "run": {}, "episodes": []}))
     results = shared_data / "tau-bench-v1" / "gpt-4o-airline-sample.json"
     names = {"scores": str(scores), "tasks": str(v1_tasks_file), "results": str(results)}
     code = main([part.format(**names) for part in argv])

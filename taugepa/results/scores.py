@@ -242,6 +242,11 @@ def load_scores(path: str | Path) -> Scores:
             f"{path} is a version {shown(document.get('version'))} scores file; this taugepa reads "
             f"version {SCORES_VERSION}: rerun the benchmark to write a new one"
         )
+    if not isinstance(document.get("run"), dict):  # without it nothing says what was run, or how
+        raise ConfigError(
+            f'{path}: the scores file has no "run" header (the agent, models, wiki and tasks of its run): '
+            "was it edited by hand? Rerun the benchmark to write a new one"
+        )
     check_scores(document, str(path))
     return Scores(
         path=str(path),
