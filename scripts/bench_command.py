@@ -232,7 +232,8 @@ def llm_workloads(data: Path, work: Path) -> dict[str, dict]:
 def start_server(workload: dict, latency: float) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "taugepa.testing.scripted_server", "--tasks", workload["tasks"]]
     command += ["--latency", str(latency)] + (["--plays", workload["plays"]] if workload["plays"] else [])
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's server, whatever --python measures
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     assert process.stdout is not None
     return process, process.stdout.readline().strip()
 
