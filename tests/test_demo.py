@@ -36,6 +36,24 @@ def test_demo_runs_the_loop_offline_and_says_where_everything_is(tmp_path):
     assert set(served.group(2).split(", ")) >= {"scripted-wiki-agent", "scripted-user", "scripted-reflector"}
     assert "python -m taugepa.testing.scripted_server --tasks taugepa-airline" in out
     assert out.count("pass rate ") >= 3 and "exact McNemar p = " in out
+    # compliance at every step, and what the scripted agent's compliance means
+    assert "asks the\n    customer for a yes first" in out
+    assert (
+        len(re.findall(r"^    compliance \d+\.\d% \(\d+ of 20 scored episodes", out, re.M)) == 2
+    )  # both benchmarks
+    assert "seed wiki: validation score" in out and re.search(
+        r"accepted as #\d \(validation [\d.]+, pass rate", out
+    )
+    assert re.search(r"^      #0 .* seed$", out, re.M)  # the candidates table
+    assert "gate passed: --baseline " in out and "--max-compliance-regression 15.0%" in out
+    assert re.search(
+        r"^    verdict: pass rate \+\d+\.\d points .*, compliance .*: better \(alpha 0\.05\)$", out, re.M
+    )
+    assert (
+        out.strip()
+        .splitlines()[-1]
+        .startswith("demo outcome: PASS (exit status 0): the optimized wiki is better")
+    )
     assert "best validation score" in out and "outputs in demo/optimize" in out
     assert "taugepa optimize --tasks taugepa-airline --test-tasks tau2-airline" in out  # what to run next
 
@@ -70,3 +88,28 @@ def test_a_scripted_server_that_does_not_start_is_one_line_and_exit_status_1(tmp
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1, err
     assert err.startswith("taugepa: error: the scripted server did not start (see ")
+
+
+def test_the_hasty_demo_shows_the_trade_and_fails(tmp_path):
+    """An agent that writes without asking, optimized on the pass rate alone: more passes, more violations."""
+    run = demo(tmp_path, "--out", "demo", "--quick", "--hasty-agent")
+    out = run.stdout
+    assert run.returncode == 1, out[-3000:] + run.stderr[-3000:]
+    assert "--hasty-agent: the scripted agent makes its writes without asking" in out
+    assert "--violation-penalty 0 --selection pass-rate" in out
+    assert "gate failed: compliance " in out and "--max-compliance-regression allows 15.0%" in out
+    verdict = re.search(
+        r"^    verdict: pass rate \+(\d+\.\d) points .*, "
+        r"compliance \N{MINUS SIGN}(\d+\.\d) points .*: (.+) \(",
+        out,
+        re.M,
+    )
+    assert verdict and verdict.group(3) == "not better" and float(verdict.group(2)) > 20
+    assert (
+        out.strip()
+        .splitlines()[-1]
+        .startswith(
+            "demo outcome: FAIL (exit status 1): the comparison failed: --require-better: "
+            "the candidate is not better"
+        )
+    )

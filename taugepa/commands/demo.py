@@ -6,10 +6,17 @@ OpenAI-compatible HTTP server on 127.0.0.1) and runs, through the real commands 
 1. `pytest benchmarks` with the seed wiki (tau2's policy) on tau2's held-out tasks, over HTTP;
 2. `taugepa optimize` on the generated tasks, with the scripted wiki-dependent agent and
    reflection model (they show the plumbing, not intelligence: see the README);
-3. `pytest benchmarks` again with the optimized wiki;
+3. `pytest benchmarks` again with the optimized wiki, gated against the seed's run (a pass
+   rate no lower, compliance at most 15 points lower);
 4. `taugepa compare` of the two runs, and `taugepa report` of both;
 
 then prints where each artifact is and the commands to run next with a real model.
+
+Every step shows policy compliance beside the pass rate, and the demo's exit status is its
+outcome's: 1 when the optimized wiki's benchmark or the comparison (`--require-better`:
+better means passing more without breaking the policy more) fails. `--hasty-agent` plays an
+agent that writes without asking the customer for a yes, and optimizes as earlier versions
+did (the pass rate alone), to show the trade that compare catches.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.testing.scripted_models import USER_MODEL
-from taugepa.testing.scripted_optimizer import REFLECTION_MODEL, WIKI_AGENT_MODEL
+from taugepa.testing.scripted_optimizer import HASTY_AGENT_MODEL, REFLECTION_MODEL, WIKI_AGENT_MODEL
 
 DEFAULT_OUT = "taugepa-demo"
 KEY_ENV = "TAUGEPA_DEMO_KEY"  # the scripted server takes any key; a real key is never used or sent
@@ -46,7 +53,7 @@ class DemoSize:
 
 SIZES = {
     "full": DemoSize(held_out=None, budget=100, val_size=12, train_size=30),
-    "quick": DemoSize(held_out=8, budget=36, val_size=6, train_size=12),
+    "quick": DemoSize(held_out=20, budget=36, val_size=6, train_size=12),
 }
 
 
@@ -66,7 +73,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a smaller run: 8 held-out tasks and an optimization budget of 36 episodes",
+        help="a smaller run: 20 held-out tasks and an optimization budget of 36 episodes",
+    )
+    parser.add_argument(
+        "--hasty-agent",
+        action="store_true",
+        help="an agent that writes without asking for a yes, optimized on the pass rate alone "
+        "(--violation-penalty 0 --selection pass-rate): compare then shows the trade, and the demo fails",
     )
     parser.set_defaults(handler=run)
 
@@ -85,15 +98,20 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     os.environ[KEY_ENV] = "demo-key-for-the-scripted-server"
     say = Steps()
+    agent = HASTY_AGENT_MODEL if args.hasty_agent else WIKI_AGENT_MODEL
     with ScriptedServerProcess(out / "scripted-server.log") as server:
         say.step(f"scripted server: {server.base_url} (models: {', '.join(server.models)})")
         say.line(f"started as: {' '.join(server.command_for_humans)}")
-        llm = ["--agent-model", WIKI_AGENT_MODEL, "--user-model", USER_MODEL, "--base-url", server.base_url]
+        for line in SCRIPTED_CONDUCT["hasty" if args.hasty_agent else "careful"]:
+            say.line(line)
+        llm = ["--agent-model", agent, "--user-model", USER_MODEL, "--base-url", server.base_url]
         llm += ["--api-key-env", KEY_ENV, "--llm-cache", str(out / "llm-cache")]
-        seed = benchmark(say, "benchmark the seed wiki (tau2's policy)", suite, out, "seed", size, llm)
-        best_wiki = optimize(say, out / "optimize", size, server.base_url)
-        best = benchmark(say, "benchmark the optimized wiki", suite, out, "best", size, llm, wiki=best_wiki)
-        compare(say, seed, best, out / "compare.json")
+        seed, _ = benchmark(say, "benchmark the seed wiki (tau2's policy)", suite, out, "seed", size, llm)
+        best_wiki = optimize(say, out / "optimize", size, server.base_url, agent, args.hasty_agent)
+        title = "benchmark the optimized wiki"
+        gates = ["--baseline", str(seed), "--max-regression", "0", "--max-compliance-regression", "15%"]
+        best, best_status = benchmark(say, title, suite, out, "best", size, llm, wiki=best_wiki, gates=gates)
+        compared = compare(say, seed, best, out / "compare.json")
         report = out / "report.html"
         write_report_of(seed, best, report)
     say.step("where everything is")
@@ -102,7 +120,39 @@ def run(args: argparse.Namespace) -> int:
     say.step("next, with a real model (export OPENAI_API_KEY=sk-... first; README: 'Optimize your wiki')")
     for line in next_commands():
         say.line(line)
-    return 0
+    code, outcome = demo_outcome(best_status, compared)
+    print(f"\ndemo outcome: {'PASS' if code == 0 else 'FAIL'} (exit status {code}): {outcome}")
+    return code
+
+
+# What the user should know about the scripted models' policy compliance (step 1).
+SCRIPTED_CONDUCT = {
+    "careful": [
+        "the scripted agent makes a write only when its wiki has the sentence for it, and asks the",
+        "customer for a yes first, as the sentence and the policy say; so it stays compliant, except",
+        "where a task's own gold breaks a rule (tau2 has a few: the audit flags them, and an agent",
+        "that performs them breaks the rule too). --hasty-agent shows an agent that does not ask.",
+    ],
+    "hasty": [
+        "--hasty-agent: the scripted agent makes its writes without asking the customer for a yes,",
+        "which breaks the policy's confirmation rule (confirm.write) on every write; the optimizer",
+        "climbs the pass rate alone (--violation-penalty 0 --selection pass-rate, as earlier",
+        "versions did), so it buys pass rate with violations, and compare says so.",
+    ],
+}
+
+
+def demo_outcome(best_status: int, compared: tuple[int, str]) -> tuple[int, str]:
+    """The demo's exit status: its outcome's, the optimized wiki's benchmark and the comparison."""
+    code, reason = compared
+    if code != 0:
+        return 1, f"the comparison failed: {reason}"
+    if best_status != 0:
+        return 1, f"the optimized wiki's benchmark failed (exit status {best_status}; see step 4)"
+    return 0, (
+        "the optimized wiki is better on the held-out tasks: it passes significantly more, and its "
+        "compliance is not significantly lower"
+    )
 
 
 class Steps:
@@ -180,8 +230,9 @@ def benchmark(
     size: DemoSize,
     llm: list[str],
     wiki: Path | None = None,
-) -> Path:
-    """One `pytest benchmarks` run on the held-out tasks; prints its verdict lines."""
+    gates: list[str] | None = None,
+) -> tuple[Path, int]:
+    """One `pytest benchmarks` run on the held-out tasks; prints its verdict lines (with compliance)."""
     scores, page = out / f"{label}-scores.json", out / f"{label}-pytest.html"
     cases = (
         [str(suite)]
@@ -190,10 +241,13 @@ def benchmark(
     )
     command = [sys.executable, "-m", "pytest", *cases, "-p", "no:cacheprovider", "-q", "--tasks", HELD_OUT]
     command += [*llm, *(["--wiki", str(wiki)] if wiki else []), "--scores-out", str(scores)]
-    command += ["--html", str(page), "--self-contained-html"]
+    command += ["--html", str(page), "--self-contained-html", *(gates or [])]
     tasks = "all 50" if size.held_out is None else f"the first {size.held_out}"
     say.step(f"{title} on {tasks} tasks of {HELD_OUT}, held out from optimization")
-    say.line(f"pytest benchmarks --tasks {HELD_OUT} " + (f"--wiki {wiki} " if wiki else "") + "...")
+    shown = [*(["--wiki", str(wiki)] if wiki else []), *(gates or [])]
+    say.line(f"pytest benchmarks --tasks {HELD_OUT} {' '.join(shown)} ...".replace("  ", " "))
+    if gates:
+        say.line("(gated against the seed's run: a pass rate no lower, compliance at most 15 points lower)")
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if not scores.exists():
         from taugepa.errors import InfrastructureError
@@ -203,10 +257,12 @@ def benchmark(
     for line in verdict:
         if line.strip() and not line.startswith("each failure above"):
             say.line(line)
-    return scores
+    if wiki is None and done.returncode != 0:
+        say.line("(expected: the seed wiki lacks the sentences that teach the scripted agent its writes)")
+    return scores, done.returncode
 
 
-def optimize(say: Steps, run_dir: Path, size: DemoSize, base_url: str) -> Path:
+def optimize(say: Steps, run_dir: Path, size: DemoSize, base_url: str, agent: str, hasty: bool) -> Path:
     """`taugepa optimize` in this process, through the command's own settings and run."""
     from taugepa.commands.optimize import build_settings
     from taugepa.commands.optimize import register as register_optimize
@@ -214,14 +270,16 @@ def optimize(say: Steps, run_dir: Path, size: DemoSize, base_url: str) -> Path:
     from taugepa.optimize.run import run_optimize
 
     arguments = [
-        "optimize", "--tasks", TRAIN, "--agent-model", WIKI_AGENT_MODEL, "--user-model", USER_MODEL,
+        "optimize", "--tasks", TRAIN, "--agent-model", agent, "--user-model", USER_MODEL,
         "--reflection-model", REFLECTION_MODEL, "--base-url", base_url, "--api-key-env", KEY_ENV,
         "--budget", str(size.budget), "--val-size", str(size.val_size), "--train-size", str(size.train_size),
         "--minibatch-size", "3", "--run-dir", str(run_dir), "--concurrency", "8",
         "--llm-cache", str(run_dir.parent / "llm-cache"),
+        *(["--violation-penalty", "0", "--selection", "pass-rate"] if hasty else []),
     ]  # fmt: skip
     say.step(f"optimize the wiki with GEPA on {TRAIN} (budget {size.budget} episodes)")
-    say.line(f"taugepa {' '.join(arguments[:9])} ... --run-dir {run_dir}")
+    chosen = " --violation-penalty 0 --selection pass-rate" if hasty else ""
+    say.line(f"taugepa {' '.join(arguments[:9])} ... --run-dir {run_dir}{chosen}")
     parser = argparse.ArgumentParser(prog="taugepa")
     register_optimize(parser.add_subparsers())
     settings = build_settings(parser.parse_args(arguments))  # the command's own options and checks
@@ -230,12 +288,14 @@ def optimize(say: Steps, run_dir: Path, size: DemoSize, base_url: str) -> Path:
     return run_dir / "best_wiki.md"
 
 
-def compare(say: Steps, seed: Path, best: Path, json_out: Path) -> None:
+def compare(say: Steps, seed: Path, best: Path, json_out: Path) -> tuple[int, str]:
+    """`taugepa compare --require-better` of the two runs: the demo's outcome."""
     import json
 
     from taugepa.commands.compare import exit_decision
     from taugepa.files import write_json_atomically
     from taugepa.results.compare import compare_scores
+    from taugepa.results.compare_verdict import compliance_lines
     from taugepa.results.scores import load_scores
 
     say.step("compare the seed and the optimized wiki on the held-out tasks")
@@ -246,8 +306,12 @@ def compare(say: Steps, seed: Path, best: Path, json_out: Path) -> None:
     say.line(f"pass rate {c.baseline_rate:.1%} -> {c.candidate_rate:.1%} on {len(c.tasks)} shared tasks")
     say.line(f"difference {c.delta:+.1%}  95% CI [{c.delta_interval.low:+.1%}, {c.delta_interval.high:+.1%}]")
     say.line(f"improved {len(c.improved)}, regressed {len(c.regressed)}")
+    for line in compliance_lines(c.compliance, max_listed=6):
+        say.line(line)
+    say.line(f"verdict: {c.trade} (alpha {c.alpha})")
     code, reason = exit_decision(comparison, require_better=True)
     say.line(f"{'PASS' if code == 0 else 'FAIL'} (exit status {code}): {reason}")
+    return code, reason
 
 
 def write_report_of(seed: Path, best: Path, out: Path) -> None:
@@ -262,7 +326,10 @@ def artifact_lines(out: Path, report: Path, best_wiki: Path) -> list[str]:
         (out / "seed-pytest.html", "pytest-html page of the seed run (best-pytest.html: the optimized run)"),
         (out / "seed-scores.json", "scores file of the seed run (best-scores.json: the optimized run)"),
         (best_wiki, "the optimized wiki; best_vs_seed.diff next to it shows what GEPA added"),
-        (best_wiki.parent / "candidates.json", "every candidate with its validation score (val_scores.png)"),
+        (
+            best_wiki.parent / "candidates.json",
+            "every candidate: validation score, pass rate, compliance (val_scores.png)",
+        ),
         (out / "compare.json", "the paired comparison"),
         (out / "scripted-server.log", "the scripted server's log"),
     ]
@@ -278,7 +345,7 @@ def next_commands() -> list[str]:
         "    --run-dir runs/opt1",
         "then open runs/opt1/transfer_report.html (the seed and the best wiki on tau2's 50 tasks),",
         "and gate CI on the best wiki: pytest --pyargs taugepa.benchmarks --wiki runs/opt1/best_wiki.md \\",
-        "    --min-pass-rate X",
+        "    --min-pass-rate X --min-compliance Y",
         "offline again: python -m taugepa.testing.scripted_server --tasks taugepa-airline --optimizer-models",
         "    prints its URL: use --base-url URL --agent-model scripted-wiki-agent --user-model scripted-user",
     ]
