@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from html.parser import HTMLParser
 
@@ -49,8 +50,19 @@ def test_report_of_two_files_has_every_section(two_runs, capsys):
     folder, mixed, oracle = two_runs
     out = folder / "report.html"
     assert main(["report", f"mixed={mixed}", f"oracle={oracle}", "--out", str(out), "--title", "demo"]) == 0
-    assert "report of 2 scores file(s) (mixed, oracle)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "report of 2 scores file(s) (mixed, oracle)" in printed
     page = out.read_text()
+    # pass rate and compliance side by side at the top, on the page and in the terminal
+    block = json.loads(oracle.read_text())["summary"]["compliance"]
+    share = f"{block['rate']:.1%} ({block['compliant']}/{block['episodes']} scored episodes"
+    headline = f"oracle: pass rate 100.0% ({block['episodes']}/{block['episodes']}) · compliance {share}"
+    assert headline in printed and f'<p class="tg-headline" id="headline-1">{headline}' in page
+    assert page.index("tg-headline") < page.index('id="summary"')
+    rows = re.findall(r"<tr><th>([^<]*)</th>", page[page.index('id="summary"') :])
+    assert rows[rows.index("pass rate (passed / scored)") + 1] == (
+        "compliance (scored episodes with no definite violation)"
+    )
     parser = PageParser()
     parser.feed(page)
     for heading in ("Summary", "Charts", "Per-task comparison", "Tasks: mixed", "Tasks: oracle"):

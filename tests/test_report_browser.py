@@ -171,6 +171,13 @@ def test_pytest_html_page_heads_with_the_verdict_and_shows_each_episode_once(bro
     assert verdict.is_displayed() and verdict.location["y"] < table.location["y"]  # above the results
     text = verdict.text
     assert f"pass rate {len(passed) / len(cases):.1%} ({len(passed)} passed, {len(failed)} failed)" in text
+    # compliance beside the pass rate: the line right under it
+    compliant = sum(1 for case in cases if episodes[case]["compliance"]["compliant"])
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("pass rate "))
+    assert lines[at + 1].startswith(
+        f"compliance {compliant / len(cases):.1%} ({compliant} of {len(cases)} scored"
+    )
     assert "gate failed: pass rate" in text and "is below --min-pass-rate 60.0%" in text
     assert text.strip().endswith("FAIL (exit status 1): the gate --min-pass-rate 60.0% failed")
 

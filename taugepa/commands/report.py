@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taugepa.guards.output_paths import check_output_file
-    from taugepa.results.report import write_report
+    from taugepa.results.report import headline, write_report
     from taugepa.results.report_causes import cause_lines
 
     out = Path(args.out)
@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     runs = write_report(args.scores, out, args.title)
     labels = ", ".join(run.label for run in runs)
     print(f"report of {len(runs)} scores file(s) ({labels}) written to {out}")
+    for report_run in runs:
+        print(headline(report_run))
     for report_run in runs:
         for line in cause_lines(report_run.label, report_run.scores.episodes):
             print(line)

@@ -54,6 +54,7 @@ details.tg-transcript[open]{background:#fafafa}
 .tg-policy-mark{white-space:nowrap}
 .tg-id{white-space:nowrap}
 .tg-partial{color:#b00020;font-weight:bold}
+.tg-headline{font-size:15px;margin:4px 0}
 """
 
 FILTER_SCRIPT = """
@@ -128,6 +129,10 @@ def build_report(runs: Sequence[ReportRun], title: str) -> str:
         f"{len(runs)} scores file(s)</p>",
         "<h2>Summary</h2>",
         *[
+            f'<p class="tg-headline" id="headline-{n}">{escape(headline(run))}</p>'
+            for n, run in enumerate(runs)
+        ],
+        *[
             f'<p class="tg-partial">{escape(run.label)}: {escape(run.scores.partial)}</p>'
             for run in runs
             if run.scores.partial
@@ -159,6 +164,22 @@ def build_report(runs: Sequence[ReportRun], title: str) -> str:
 # ---------------------------------------------------------------- summary
 
 
+def headline(run: ReportRun) -> str:
+    """One line per run for the top of the page and the terminal: pass rate and compliance together."""
+    counts = run.summary["counts"]
+    scored = counts[PASSED] + counts[FAILED]
+    line = f"{run.label}: pass rate {_percent(run.summary.get('pass_rate'))} ({counts[PASSED]}/{scored})"
+    block = run.summary.get("compliance")
+    if block and block.get("episodes"):
+        line += (
+            f" · compliance {_percent(block['rate'])} ({block['compliant']}/{block['episodes']} scored "
+            "episodes with no definite policy violation)"
+        )
+    else:
+        line += " · compliance not recorded"
+    return line
+
+
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
@@ -175,6 +196,9 @@ def summary_table(runs: Sequence[ReportRun]) -> str:
     for outcome in (PASSED, FAILED, INVALID, ERROR):
         rows.append((outcome, [str(run.summary["counts"][outcome]) for run in runs]))
     rows.append(("pass rate (passed / scored)", [_pass_rate(run.summary) for run in runs]))
+    if any(run.summary.get("compliance") for run in runs):
+        compliance = [_compliance_cell(run.summary.get("compliance")) for run in runs]
+        rows.append(("compliance (scored episodes with no definite violation)", compliance))
     for k in range(1, trials + 1):
         rows.append((f"pass^{k}", [_pass_k_cell(run.summary["pass_k"], k) for run in runs]))
     rescored = [run for run in runs if any("recorded" in e for e in run.scores.episodes)]
