@@ -54,8 +54,17 @@ def readme_command(readme: Path) -> str:
     return block[1]
 
 
+# Built from a copy without these: setuptools builds in the tree, and a stale `build/` would
+# carry modules the checkout no longer has into the wheel.
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "site", "*.egg-info", "__pycache__", ".*cache", ".ci-*"
+)
+
+
 def build_wheel(out: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)]
+    source = out.parent / "source"
+    shutil.copytree(REPO, source, ignore=NOT_SOURCE)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)]
     subprocess.run(command, check=True)
     wheels = sorted(out.glob("taugepa-*.whl"))
     if len(wheels) != 1:
