@@ -39,6 +39,7 @@ WHEEL_MUST_HOLD = (
     "taugepa/data/taugepa_airline.json",
     "taugepa/py.typed",
     "pytest_taugepa/py.typed",
+    "taugepa/episode/__init__.pyi",
     "pytest_taugepa/plugin.py",
 )
 
