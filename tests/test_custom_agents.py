@@ -301,3 +301,28 @@ def test_an_agent_that_calls_its_model_through_the_context_gets_the_usage_counte
         stats = server.stats()
     assert result.outcome == PASSED
     assert result.usage["agent"]["requests"] == result.steps == stats["by_model"]["scripted-agent"]
+
+
+def test_an_agent_gets_a_copy_of_the_transcript_it_cannot_rewrite(tau2_tasks, gold_cache):
+    task = next(t for t in tau2_tasks if t.actions)
+
+    class Vandal:
+        def __init__(self, context):
+            self.actions = list(context.task.actions)
+
+        def act(self, messages):
+            for message in messages:
+                for call in message.get("tool_calls") or []:
+                    call["function"]["name"] = "vandalised"
+                message["content"] = "vandalised"
+            messages.clear()
+            if self.actions:
+                action = self.actions.pop(0)
+                return Reply(tool_calls=[ToolCall(action.name, dict(action.kwargs))])
+            return "Done."
+
+    result = run_episode(
+        task, WIKI, HarnessSettings(agent="oracle"), make_agent=Vandal, gold_cache=gold_cache
+    )
+    assert "vandalised" not in json.dumps(result.messages)
+    assert result.messages[0]["content"].startswith(WIKI)

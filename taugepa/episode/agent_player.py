@@ -13,6 +13,7 @@ OpenAI-format assistant message passes as is. What goes wrong is sorted here:
 
 from __future__ import annotations
 
+import copy
 import traceback
 from typing import Any
 
@@ -21,7 +22,6 @@ from taugepa.agents.loading import check_agent
 from taugepa.errors import InfrastructureError, TaugepaError
 from taugepa.guards.limits import MAX_TRACEBACK_CHARS
 from taugepa.llm.answer_ends import ContextOverflow
-from taugepa.llm.wire import wire_messages
 from taugepa.protocol import Message
 
 AGENT_ERROR = "agent_error"  # the termination of an episode whose agent raised
@@ -70,14 +70,30 @@ class AgentPlayer:
     def act(self, messages: list[Message]) -> Message:
         self._step += 1
         try:
-            # a copy in the strict OpenAI format (as it would go to an endpoint): the agent can
-            # neither rewrite the transcript nor trip over fields only taugepa uses
-            answer = self.agent.act(wire_messages(messages))
+            answer = self.agent.act(agent_view(messages))
         except _PASS_THROUGH:
             raise
         except Exception as exc:  # the agent's own code: this episode's error, not the run's end
             raise AgentCrashed(self.label, _traceback(exc)) from exc
         return as_message(answer, self._step, self.label)
+
+
+_KEPT = {"role", "content", "tool_calls", "tool_call_id"}
+
+
+def agent_view(messages: list[Message]) -> list[Message]:
+    """What an agent gets each turn: a copy of the transcript in OpenAI chat format, without the
+    fields only taugepa uses (such as a user turn's finish_reason), so that the agent can send it
+    to an endpoint as is and cannot rewrite the transcript. Contents are kept as they are (an
+    assistant message with tool calls may have None), so that a protocol's own wire format
+    (`AgentContext.complete`) gives the same request as from the transcript itself."""
+    view = []
+    for message in messages:
+        kept = {key: value for key, value in message.items() if key in _KEPT}
+        if isinstance(kept.get("tool_calls"), list):
+            kept["tool_calls"] = copy.deepcopy(kept["tool_calls"])
+        view.append(kept)
+    return view
 
 
 def build_agent(factory: AgentFactory, context: AgentContext, label: str) -> AgentPlayer:
