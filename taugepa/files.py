@@ -17,7 +17,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from taugepa.errors import OutputNotWritten
+
+class OutputNotWritten(OSError):
+    """A result file could not be written (a full or read-only disk, a file-size limit).
+
+    An OSError still, so that a cache that catches OSError keeps going; `str(error)` is the
+    line for the user, naming the path and the cause. Writers go through a temporary file and
+    a rename (`taugepa.files`), so whatever was at the path before is left as it was.
+    """
+
+    def __init__(self, path: object, cause: OSError):
+        super().__init__(cause.errno, cause.strerror or str(cause), str(path))
+        self.path = str(path)
+        self.cause = cause.strerror or type(cause).__name__
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path} was not written ({self.cause}): free some space or write it elsewhere "
+            "(nothing partial was left in its place)"
+        )
 
 
 def _umask() -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 from taugepa.episode.options import HARNESS_OPTIONS, TASK_OPTIONS
 from taugepa.llm.settings import add_llm_arguments
+from taugepa.optimize.proposals import DEFAULT_MAX_WIKI_CHARS
 from taugepa.options import add_arguments, pick
 
 DEFAULT_RUN_DIR = "taugepa-optimize"
@@ -63,6 +64,13 @@ def register(subparsers: Any) -> None:
         "--minibatch-size", type=int, default=3, help="training tasks per iteration (default 3)"
     )
     parser.add_argument("--val-size", type=int, default=20, help="validation tasks (default 20)")
+    parser.add_argument(
+        "--max-wiki-chars",
+        type=int,
+        default=DEFAULT_MAX_WIKI_CHARS,
+        help="longest wiki a proposal may be; the reflection prompt asks for it, longer proposals are "
+        f"refused (default {DEFAULT_MAX_WIKI_CHARS:,})",
+    )
     parser.add_argument("--train-size", type=int, help="training tasks (default: all the others)")
     parser.add_argument(
         "--seed", default="0", help="seed of the split, of GEPA and of the models' sampling (default 0)"
@@ -200,6 +208,7 @@ def build_settings(args: argparse.Namespace) -> Any:
     for flag, value, limit in (
         ("--budget", args.budget, limits.BUDGET),
         ("--minibatch-size", args.minibatch_size, limits.MINIBATCH),
+        ("--max-wiki-chars", args.max_wiki_chars, limits.WIKI_CHARS),
         ("--val-size", args.val_size, limits.SET_SIZE),
         ("--train-size", args.train_size, limits.SET_SIZE),
         ("--max-merges", args.max_merges, limits.MERGES),
@@ -231,6 +240,11 @@ def build_settings(args: argparse.Namespace) -> Any:
     lookup = args_lookup(args)
     tasks = resolve_tasks(lookup, default_filter="clean", filters=("clean", "compliant", "all"))
     wiki_path, seed_wiki = resolve_wiki(lookup)
+    if len(seed_wiki) > args.max_wiki_chars:
+        raise ConfigError(
+            f"the seed wiki {wiki_path} is {len(seed_wiki):,} characters, over --max-wiki-chars "
+            f"{args.max_wiki_chars:,}: shorten it or raise --max-wiki-chars"
+        )
     # a candidate is judged against the seed wiki's rules, so it cannot edit a rule away
     harness = resolve_harness(lookup).replace(compliance_policy=seed_wiki)
     llm = harness.llm
@@ -257,6 +271,7 @@ def build_settings(args: argparse.Namespace) -> Any:
         budget=args.budget,
         run_dir=Path(args.run_dir),
         minibatch_size=args.minibatch_size,
+        max_wiki_chars=args.max_wiki_chars,
         val_size=args.val_size,
         train_size=args.train_size,
         seed=seed,

@@ -44,6 +44,10 @@ REQUEST_TIMEOUT_S = (3600.0, "an hour for one answer; a server slower than that 
 GENERATE_N = (10_000, "the generator holds every task and its audit in memory; use several seeds")
 BUDGET = (1_000_000, "episodes GEPA may run; a million is far beyond any affordable run")
 MINIBATCH = (1000, "training tasks per GEPA iteration")
+WIKI_CHARS = (
+    MAX_WIKI_BYTES // 4,
+    "a wiki of that many characters is at most 1 MiB, which pytest --wiki takes",
+)
 MERGES = (1000, "each merge is scored on validation tasks; GEPA's default is 5")
 SET_SIZE = (100_000, "tasks in a split")
 WORKERS = (256, "pytest processes on one machine")

@@ -122,8 +122,14 @@ class ChatClient:
         tools: list[dict[str, Any]] | None = None,
         temperature: float | None = 0.0,
         seed: int | None = None,
+        cache_if: Any = None,
     ) -> Completion:
-        """One assistant message for `messages`, from the cache or the endpoint."""
+        """One assistant message for `messages`, from the cache or the endpoint.
+
+        `cache_if(message)`, when given, says whether an answer may be cached (or replayed from
+        the cache): the reflection model's empty proposals are not answers to keep.
+        """
+        keep = cache_if or (lambda message: True)
         request: dict[str, Any] = {"model": model, "messages": wire_messages(messages)}
         if tools:
             request["tools"] = tools
@@ -139,7 +145,7 @@ class ChatClient:
             if body is not None:
                 try:
                     cached = self._completion(side, model, body, cached=True, retries=0)
-                    if cacheable(cached.message):
+                    if cacheable(cached.message) and keep(cached.message):
                         return cached
                 except MalformedResponse:
                     pass  # a damaged entry (or a cut answer an older version kept): ask again
@@ -148,7 +154,7 @@ class ChatClient:
         if completion.message.get("finish_reason") == "length":  # cut at the token limit: ask once more
             body, again = self._request_with_retries(side, model, content)
             completion = self._completion(side, model, body, cached=False, retries=retries + again + 1)
-        if self.cache and key and cacheable(completion.message):
+        if self.cache and key and cacheable(completion.message) and keep(completion.message):
             self.cache.put(key, body)
         return completion
 

@@ -34,6 +34,7 @@ from typing import Any
 from taugepa.episode.fewshot import NO_DEMONSTRATIONS, Demonstrations, fit_budget, parse_block, render_block
 from taugepa.errors import ConfigError
 from taugepa.optimize.fewshot_seed import FEWSHOT_PROMPT
+from taugepa.optimize.proposals import DEFAULT_MAX_WIKI_CHARS
 from taugepa.optimize.reflection_model import REFLECTION_PROMPT, SECTION_PROMPT, TOOL_PROMPT
 from taugepa.optimize.reflection_records import reflective_records
 from taugepa.protocol import PASSED
@@ -231,10 +232,11 @@ class ComponentSet:
             dataset[name] = reflective_records(failed + passed, passes=wanted)
         return dataset
 
-    def reflection_templates(self) -> str | dict[str, str]:
+    def reflection_templates(self, max_wiki_chars: int = DEFAULT_MAX_WIKI_CHARS) -> str | dict[str, str]:
         """GEPA's `reflection_prompt_template`: one per component (one text for `wiki`)."""
+        wiki_prompt = _fill(REFLECTION_PROMPT, max_chars=f"{max_wiki_chars:,}")
         if self.mode == "wiki":
-            return REFLECTION_PROMPT
+            return wiki_prompt
         templates: dict[str, str] = {}
         outline = "; ".join(f'"{s.title}"' for s in self.sections)
         for section in self.sections:
@@ -247,7 +249,7 @@ class ComponentSet:
                 SECTION_PROMPT, outline=outline, heading=section.heading.rstrip("\n"), subject=subject
             )
         if not self.sections:
-            templates[WIKI_COMPONENT] = REFLECTION_PROMPT
+            templates[WIKI_COMPONENT] = wiki_prompt
         specs = get_world().tools
         for tool, _ in self.seed_descriptions:
             parameters = ", ".join(specs[tool].parameter_names) or "none"

@@ -86,6 +86,8 @@ def write_outputs(
             "selection_reason": selection.reason,
             "objective_best": int(result.best_idx),  # GEPA's own pick: the highest validation score
             "components": components.describe(),
+            # proposals refused this session (empty, over --max-wiki-chars), each with its reason
+            "failed_proposals": list(getattr(getattr(reflection, "proposals", None), "failed", [])),
             "candidates": candidates,
         },
     )

@@ -21,6 +21,12 @@ from taugepa.llm.config import (
     resolve_base_url,
 )
 from taugepa.llm.usage import CallUsage
+from taugepa.optimize.proposals import (
+    DEFAULT_MAX_WIKI_CHARS,
+    FailedProposal,
+    ProposalLedger,
+    proposal_problem,
+)
 
 REFLECTION_SIDE = "reflection"
 
@@ -45,6 +51,7 @@ shows the agent misunderstood or missed something.
 confirmation, how to compute amounts) over rules about one particular customer or reservation.
 - Some examples carry a "Note on this task" saying the expected outcome itself breaks the airline's \
 policy: do not change the policy to fit those.
+- Keep the whole policy under {max_chars} characters: a longer one is refused.
 - Return the complete new policy, in Markdown, within ``` blocks."""
 
 # One section of the wiki (`--components sections`). Filled in per section: {outline},
@@ -149,11 +156,12 @@ class ReflectionModel:
     refused (an unknown model, a bad key).
     """
 
-    def __init__(self, settings: ReflectionSettings):
+    def __init__(self, settings: ReflectionSettings, max_chars: int = DEFAULT_MAX_WIKI_CHARS):
         self.settings = settings
         self.client = client_for(settings.endpoint())
         self.calls: list[CallUsage] = []
         self.failure: InfrastructureError | ConfigError | None = None
+        self.proposals = ProposalLedger(max_chars)  # failed proposals (empty, too long), counted
 
     @property
     def cost_usd(self) -> float:
@@ -174,8 +182,16 @@ class ReflectionModel:
                 messages=messages,
                 temperature=self.settings.temperature,
                 seed=self.settings.seed,
+                cache_if=lambda message: proposal_problem(str(message.get("content") or ""), 10**12) is None,
             )
         except (InfrastructureError, ConfigError) as exc:  # ConfigError: refused, e.g. an unknown model
             self.failure = self.failure or exc
             raise
-        return str(completion.message.get("content") or "")
+        answer = str(completion.message.get("content") or "")
+        try:
+            self.proposals.check(messages, answer)
+        except FailedProposal:
+            if self.proposals.stop_reason:
+                self.failure = self.failure or InfrastructureError(self.proposals.stop_reason)
+            raise
+        return answer

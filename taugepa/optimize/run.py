@@ -200,7 +200,7 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         )
     else:
         evaluator = InProcessEvaluator(settings.harness, store=store, on_entry=progress.count_episode)
-    reflection = ReflectionModel(settings.reflection)
+    reflection = ReflectionModel(settings.reflection, settings.max_wiki_chars)
     progress.cost = lambda: _cost_text(evaluator, reflection)
     adapter = WikiAdapter(
         evaluator,
@@ -225,7 +225,7 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         valset=split.val,
         adapter=adapter,
         reflection_lm=reflection,
-        reflection_prompt_template=components.reflection_templates(),
+        reflection_prompt_template=components.reflection_templates(settings.max_wiki_chars),
         reflection_minibatch_size=None if sampler is not None else settings.minibatch_size,
         batch_sampler=sampler if sampler is not None else "epoch_shuffled",
         module_selector=selector,

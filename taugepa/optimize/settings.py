@@ -16,6 +16,7 @@ from typing import Any
 from taugepa.episode.options import TaskSelection
 from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import ConfigError
+from taugepa.optimize.proposals import DEFAULT_MAX_WIKI_CHARS
 from taugepa.optimize.reflection_model import ReflectionSettings
 
 BEST_WIKI = "best_wiki.md"
@@ -41,6 +42,7 @@ class OptimizeSettings:
     budget: int
     run_dir: Path
     minibatch_size: int = 3
+    max_wiki_chars: int = DEFAULT_MAX_WIKI_CHARS  # --max-wiki-chars (taugepa.optimize.proposals)
     val_size: int = 20
     train_size: int | None = None
     seed: int = 0
@@ -79,6 +81,7 @@ class OptimizeSettings:
             "curriculum_threshold": (self.curriculum_threshold, 1.0),
             "merge": (self.merge, False),
             "max_merges": (self.max_merges if self.merge else 5, 5),
+            "max_wiki_chars": (self.max_wiki_chars, DEFAULT_MAX_WIKI_CHARS),
         }
         extra = {name: value for name, (value, default) in optional.items() if value != default}
         return {

@@ -14,7 +14,6 @@ import hashlib
 import re
 import textwrap
 from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -151,31 +150,63 @@ def parse_v1_tasks(raw: bytes | str, where: str, set_name: str | None = None) ->
     return tasks
 
 
-@cache
-def _argument_validators() -> dict[str, Any]:
-    from jsonschema import Draft202012Validator
-
-    return {
-        name: Draft202012Validator(schema["function"]["parameters"])
-        for name, schema in tool_catalog().schemas.items()
-    }
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
 
 
 def argument_problem(name: str, kwargs: dict[str, Any]) -> str | None:
-    """Why a gold action's arguments do not fit its tool's schema (a list given as a number...),
-    or None: the rules and the audit read them as the schema says, and used to crash on them."""
-    from jsonschema.exceptions import best_match
-
-    validator = _argument_validators().get(name)
-    error = best_match(validator.iter_errors(kwargs)) if validator is not None else None
-    if error is None:
+    """Why a gold action's arguments do not have the types of its tool's parameters (a number
+    where a list goes...), or None: the rules and the audit read them as the schema says, and
+    used to crash on them. Types only (no jsonschema import at start-up): a value the tool
+    refuses otherwise makes the task `invalid`, as before."""
+    schema = tool_catalog().schemas.get(name)
+    if schema is None:
         return None
-    where = "".join(f"[{part!r}]" for part in error.absolute_path) or "kwargs"
-    return f"{where}: {shown_message(error.message)}"
+    return _type_problem(kwargs, schema["function"]["parameters"], "")
 
 
-def shown_message(message: str, limit: int = 160) -> str:
-    return message if len(message) <= limit else message[: limit - 1] + "…"
+def _type_problem(value: Any, schema: dict[str, Any], where: str) -> str | None:
+    if "anyOf" in schema:
+        if any(_type_problem(value, option, where) is None for option in schema["anyOf"]):
+            return None
+        return f"{where or 'kwargs'}: {_shown_value(value)} fits none of the parameter's types"
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind] if kind else []
+    if kinds and not any(_is_type(value, k) for k in kinds):
+        return f"{where or 'kwargs'}: {_shown_value(value)} is not of type {kind!r}"
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for position, item in enumerate(value):
+            problem = _type_problem(item, schema["items"], f"{where}[{position}]")
+            if problem:
+                return problem
+    properties = schema.get("properties")
+    if isinstance(value, dict) and isinstance(properties, dict):
+        for key, item in value.items():
+            if isinstance(properties.get(key), dict):
+                problem = _type_problem(item, properties[key], f"{where}[{key!r}]")
+                if problem:
+                    return problem
+    return None
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if isinstance(value, bool) and kind in ("integer", "number"):
+        return False
+    return isinstance(value, _JSON_TYPES.get(kind, (object,)))
+
+
+def _shown_value(value: Any) -> str:
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _parse(raw: bytes | str, where: str) -> Any:

@@ -11,7 +11,9 @@ answer in the cases that taught taugepa something:
   `finish_reason: "length"`, emptied with `finish_reason: "content_filter"`, or replaced by a
   `refusal` with no content; `user_finish` does the same for the user model;
 - `html`: every POST gets `python -m http.server`'s HTML 501 page;
-- `die_after`: after this many requests the proxy stops listening (then: connection refused).
+- `die_after`: after this many requests the proxy stops listening (then: connection refused);
+- `replace`: `{model: text}`, that model's answers (the first `replace_count`, or all) carry the
+  text instead: an empty or fence-only reflection proposal, or a huge one.
 
 `closed_url()` is a base URL where nothing listens (connection refused from the start).
 Everything is a pure function of the request, like the scripted server.
@@ -49,6 +51,10 @@ class ProviderFaults:
     html: bool = False
     die_after: int | None = None
     user_model: str = "scripted-user"
+    # {model: text}: that model's answers carry this text instead (the first `replace_count` ones,
+    # or all): an empty or fence-only reflection proposal, a huge one
+    replace: Mapping[str, str] = field(default_factory=dict)
+    replace_count: int | None = None
 
 
 def context_overflow_body(limit: int, requested: int) -> dict[str, Any]:
@@ -142,6 +148,12 @@ class ProviderProxy:
         with self._lock:
             self.answered[what] = self.answered.get(what, 0) + 1
 
+    def take_replacement(self) -> bool:
+        """Whether this answer is replaced (`replace_count` of them, or all)."""
+        with self._lock:
+            self.replaced = getattr(self, "replaced", 0) + 1
+            return self.faults.replace_count is None or self.replaced <= self.faults.replace_count
+
     def next_request(self) -> int:
         with self._lock:
             self.requests += 1
@@ -195,7 +207,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(400, context_overflow_body(faults.context_tokens, tokens))
                 return
         status, payload = self._forward(raw)
-        if status == 200:
+        if status == 200 and body.get("model") in faults.replace and proxy.take_replacement():
+            proxy.count("replaced")
+            answer = json.loads(payload)
+            answer["choices"][0]["message"] = {"role": "assistant", "content": faults.replace[body["model"]]}
+            payload = json.dumps(answer).encode()
+        elif status == 200:
             kind = self._ending(body)
             if kind is not None:
                 proxy.count(kind)
