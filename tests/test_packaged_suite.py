@@ -63,3 +63,25 @@ def test_the_readme_pip_command_installs_the_package_and_runs_the_packaged_suite
     prefix = "python3 -m venv .venv && . .venv/bin/activate && pip install taugepa && "
     assert line.startswith(prefix) and "/" not in line.removeprefix(prefix)  # no path into a clone
     assert line.removeprefix(prefix).startswith("pytest --pyargs taugepa.benchmarks --agent oracle")
+
+
+def test_a_conftest_in_the_folder_pytest_runs_from_applies_to_the_packaged_suite(tmp_path):
+    """The hook route for one's own agent works without a suite folder: pytest loads the conftest.py
+    of the invocation folder, in each xdist worker too."""
+    (tmp_path / "conftest.py").write_text(
+        "from taugepa.agents import Reply\n\n\n"
+        "class Quiet:\n"
+        "    def __init__(self, context):\n"
+        "        self.context = context\n\n"
+        "    def act(self, messages):\n"
+        "        return Reply(text='I cannot help with that.')\n\n\n"
+        "def pytest_taugepa_make_agent(config):\n"
+        "    return Quiet\n"
+    )
+    nodes = [f"taugepa.benchmarks.test_airline::test_task[tau2-{i}]" for i in (1, 2)]
+    args = ["--pyargs", *nodes, "--tasks", "tau2-airline", "-n", "2"]
+    run = pytest_run(tmp_path, *args, "--scores-out", "scores.json")
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["run"]["agent"] == "hook:Quiet", run.stdout[-2000:] + run.stderr
+    assert [e["task_id"] for e in scores["episodes"]] == ["tau2-1", "tau2-2"]
+    assert scores["summary"]["counts"]["failed"] >= 1  # the oracle, the default agent, passes both
