@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,7 @@ class Row:
     seconds: float = 0.0
     rerun: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    counts: str = ""  # pytest's own last line (what it counted: passed, skipped, errors)
 
 
 @dataclass
@@ -140,6 +142,14 @@ def the_line(output: str, *markers: str) -> str:
     return (lines[-1] if lines else "(no output)")[:300]
 
 
+def pytest_counts(output: str) -> str:
+    """pytest's summary line (`1 skipped in 3.2s`), if there is one."""
+    found = re.findall(
+        r"^=*\s*(\d+ (?:passed|failed|skipped|errors?|deselected).*? in [\d.]+s.*?)=*$", output, re.M
+    )
+    return found[-1].strip() if found else ""
+
+
 def benchmark_case(
     setup: Setup,
     name: str,
@@ -162,6 +172,7 @@ def benchmark_case(
             )
             requests = server.stats()["requests"]
             row = Row(name, status, outcomes(folder), the_line(output, *markers), requests, round(seconds, 1))
+            row.counts = pytest_counts(output)
             if rerun:  # the same endpoint URL (it is part of the cache key)
                 before = server.stats()["requests"]
                 again = benchmark_command(setup, base_url, folder, *cache, *extra)
@@ -287,6 +298,175 @@ def case_html_full_disk(setup: Setup) -> Row:
     return row
 
 
+# ---- taugepa optimize: the reflection model, and a candidate that grows -------------------------
+
+
+def optimize_case(setup: Setup, name: str, faults: ProviderFaults, *extra: str, resume: bool = False) -> Row:
+    """`taugepa optimize` on the built-in tasks with the scripted optimizer models behind the proxy."""
+    from taugepa.testing.scripted_optimizer import EXTRA_MODELS, REFLECTION_MODEL, WIKI_AGENT_MODEL
+
+    folder = setup.work / name
+    folder.mkdir()
+    tasks = load_tasks(["taugepa-airline"]).tasks
+    run_dir = folder / "run"
+    with ScriptedServer(tasks, api_key=KEY, extra_models=EXTRA_MODELS) as server:
+        with ProviderProxy(server.base_url, faults) as proxy:
+            command = [sys.executable, "-c", "import sys; from taugepa.cli import main; sys.exit(main())"]
+            command += ["optimize", "--tasks", "taugepa-airline", "--agent-model", WIKI_AGENT_MODEL]
+            command += ["--user-model", USER_MODEL, "--reflection-model", REFLECTION_MODEL]
+            command += ["--base-url", proxy.base_url, "--api-key-env", KEY_ENV, "--budget", "120"]
+            command += ["--val-size", "10", "--minibatch-size", "3", "--train-size", "24"]
+            command += ["--run-dir", str(run_dir), "--concurrency", "8", "--llm-cache", str(folder / "cache")]
+            status, output, seconds = run(setup, [*command, *extra], folder)
+            markers = ("error:", "warning: the", "best validation score")
+            row = Row(name, status, _candidates(run_dir), the_line(output, *markers))
+            row.requests, row.seconds = server.stats()["requests"], round(seconds, 1)
+            if resume:  # the reflection model answers again, at the same address
+                proxy.faults = ProviderFaults()
+                status2, output2, _ = run(setup, [*command, *extra], folder)
+                resumed = "resuming" if "resuming the run" in output2 else "started afresh"
+                row.rerun = f"exit {status2}, {resumed}, {_candidates(run_dir)}"
+    return row
+
+
+def _candidates(run_dir: Path) -> str:
+    try:
+        document = json.loads((run_dir / "candidates.json").read_text())
+    except (OSError, ValueError):
+        return "no candidates.json"
+    longest = max(len(c["wiki"]) for c in document["candidates"])
+    failed = document.get("failed_proposals")
+    count, best_score = len(document["candidates"]), document["best_score"]
+    text = f"{count} candidates, best {best_score:.2f}, longest wiki {longest:,} chars"
+    best = run_dir / "best_wiki.md"
+    if best.exists():
+        text += f", best_wiki.md {best.stat().st_size:,} bytes"
+    return text + (f", {len(failed)} failed proposals" if failed is not None else "")
+
+
+def case_reflection_empty_once(setup: Setup) -> Row:
+    from taugepa.testing.scripted_optimizer import REFLECTION_MODEL
+
+    faults = ProviderFaults(replace={REFLECTION_MODEL: "```\n```"}, replace_count=1)
+    return optimize_case(setup, "reflection_empty_once", faults)
+
+
+def case_reflection_empty_always(setup: Setup) -> Row:
+    from taugepa.testing.scripted_optimizer import REFLECTION_MODEL
+
+    return optimize_case(
+        setup, "reflection_empty_always", ProviderFaults(replace={REFLECTION_MODEL: ""}), resume=True
+    )
+
+
+def case_reflection_huge(setup: Setup) -> Row:
+    from taugepa.testing.scripted_optimizer import REFLECTION_MODEL
+
+    huge = "```\n" + "A rule about nothing in particular. " * 5600 + "\n```"  # about 200 KB
+    return optimize_case(
+        setup, "reflection_huge", ProviderFaults(replace={REFLECTION_MODEL: huge}, replace_count=2)
+    )
+
+
+def case_optimize_overflow(setup: Setup) -> Row:
+    from taugepa.testing.scripted_optimizer import REFLECTION_MODEL
+    from taugepa.world.engine import DEFAULT_POLICY_PATH
+
+    policy = DEFAULT_POLICY_PATH.read_text()
+    grown = "```\n" + policy + "\n" + "Be careful. " * 1500 + "\n```"
+    faults = ProviderFaults(
+        replace={REFLECTION_MODEL: grown}, replace_count=1, context_tokens=(len(policy) + 20_000) // 4
+    )
+    return optimize_case(setup, "optimize_overflow", faults)
+
+
+# ---- loaders ------------------------------------------------------------------------------------
+
+
+def command_case(setup: Setup, name: str, make: Callable[[Path], list[str]]) -> Row:
+    folder = setup.work / name
+    folder.mkdir()
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from taugepa.cli import main; sys.exit(main())",
+        *make(folder),
+    ]
+    status, output, seconds = run(setup, command, folder)
+    last = [line for line in output.splitlines() if line.strip()]
+    line = next((x for x in last if x.startswith(("taugepa: error", "TypeError", "Traceback"))), "")
+    errors = [x for x in last if "Error" in x and not x.startswith(" ")]
+    return Row(
+        name,
+        status,
+        f"{len(output.splitlines())} lines of output",
+        errors[-1] if errors else line or the_line(output),
+        seconds=round(seconds, 1),
+    )
+
+
+def _task_file(setup: Setup, folder: Path, damage: Callable[[list[dict[str, Any]]], None]) -> Path:
+    entries = json.loads(setup.tasks_file.read_text())
+    damage(entries)
+    path = folder / "tasks.json"
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def _wrong_types(entries: list[dict[str, Any]]) -> None:
+    for entry in entries:
+        for action in entry["actions"]:
+            if action["name"] == "book_reservation":
+                action["kwargs"]["passengers"] = 3
+                return
+
+
+def case_task_wrong_types(setup: Setup) -> Row:
+    return command_case(
+        setup,
+        "task_wrong_types",
+        lambda folder: [
+            "audit",
+            "--tasks",
+            str(_task_file(setup, folder, _wrong_types)),
+            "--out",
+            str(folder / "a.json"),
+        ],
+    )
+
+
+def case_task_null_kwargs(setup: Setup) -> Row:
+    def damage(entries: list[dict[str, Any]]) -> None:
+        entries[0]["actions"][0]["kwargs"] = None
+
+    return command_case(
+        setup,
+        "task_null_kwargs",
+        lambda folder: [
+            "audit",
+            "--tasks",
+            str(_task_file(setup, folder, damage)),
+            "--out",
+            str(folder / "a.json"),
+        ],
+    )
+
+
+def case_scores_without_run(setup: Setup) -> Row:
+    def make(folder: Path) -> list[str]:
+        clean = setup.work / "clean" / "scores.json"
+        document = (
+            json.loads(clean.read_text())
+            if clean.exists()
+            else {"format": "taugepa-scores", "version": 1, "episodes": []}
+        )
+        document.pop("run", None)
+        (folder / "scores.json").write_text(json.dumps(document))
+        return ["report", str(folder / "scores.json"), "--out", str(folder / "report.html")]
+
+    return command_case(setup, "scores_without_run", make)
+
+
 CASES: dict[str, Callable[[Setup], Row]] = {
     "clean": case_clean,
     "context_overflow": case_context_overflow,
@@ -300,6 +480,13 @@ CASES: dict[str, Callable[[Setup], Row]] = {
     "cost_cached": case_cost_cached,
     "scores_full_disk": case_scores_full_disk,
     "html_full_disk": case_html_full_disk,
+    "reflection_empty_once": case_reflection_empty_once,
+    "reflection_empty_always": case_reflection_empty_always,
+    "reflection_huge": case_reflection_huge,
+    "optimize_overflow": case_optimize_overflow,
+    "task_wrong_types": case_task_wrong_types,
+    "task_null_kwargs": case_task_null_kwargs,
+    "scores_without_run": case_scores_without_run,
 }
 
 
@@ -329,6 +516,8 @@ def main() -> int:
             rows.append(row)
             print(f"{row.case}: exit {row.exit} · {row.outcomes} · {row.requests} requests · {row.seconds} s")
             print(f"    line: {row.line}")
+            if row.counts:
+                print(f"    pytest: {row.counts}")
             if row.rerun:
                 print(f"    rerun: {row.rerun}")
             for key, value in row.extra.items():
