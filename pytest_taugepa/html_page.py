@@ -18,7 +18,6 @@ from pytest_taugepa.reporter import BenchmarkReporter, summary_lines
 from pytest_taugepa.verdict import verdict_lines
 from taugepa.errors import OutputNotWritten
 from taugepa.files import write_text_atomically
-from taugepa.results.scores import summarize
 
 NO_LOG = "No log output captured."
 PAGE_CSS = """
@@ -82,7 +81,7 @@ def verdict_html(reporter: BenchmarkReporter, session: pytest.Session) -> str:
     state.compact = False  # the page shows every episode in full
     lines = verdict_lines(state)
     entries = reporter.benchmark.ordered_entries()
-    head = summary_lines(summarize(entries), reporter.benchmark)[:1] if entries else []
+    head = summary_lines(reporter.summary(entries), reporter.benchmark)[:1] if entries else []
     outcome = "tg-pass" if session.exitstatus == pytest.ExitCode.OK else "tg-fail"
     paragraphs = [f"<p>{escape(line)}</p>" for line in [*head, *lines[:-1]]]
     paragraphs.append(f'<p class="tg-exit">{escape(lines[-1])}</p>')

@@ -41,6 +41,14 @@ class BenchmarkReporter:
         self.foreign_failures = 0  # of those, the ones that are no episode at all (not errors)
         self.planned: int | None = None  # cases selected to run (episodes planned)
         self.encoded: dict[tuple[str, int], str] = {}  # each entry's scores-file text
+        self._summary: tuple[int, dict[str, Any]] | None = None  # (episodes, their summary)
+
+    def summary(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """The summary of the collected episodes, computed once for the scores file, the terminal
+        summary, the verdict and the HTML page (episodes only ever arrive, so a count keys it)."""
+        if self._summary is None or self._summary[0] != len(entries):
+            self._summary = (len(entries), summarize(entries))
+        return self._summary[1]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         entry = getattr(report, "taugepa_episode", None)
@@ -95,7 +103,7 @@ class BenchmarkReporter:
             task_sources=benchmark.collection.sources,
             extra=_run_extra(benchmark),
         )
-        scores = build_scores(run, entries, timing_since(benchmark.started_at))
+        scores = build_scores(run, entries, timing_since(benchmark.started_at), self.summary(entries))
         if benchmark.not_started:
             scores["stopped"] = {
                 "reason": benchmark.not_started[0],
@@ -132,7 +140,7 @@ class BenchmarkReporter:
         if benchmark.interrupted:
             title += " (INTERRUPTED: partial, the figures cover the finished episodes only)"
         terminalreporter.write_sep("=", title)
-        for line in summary_lines(summarize(entries), self.benchmark):
+        for line in summary_lines(self.summary(entries), self.benchmark):
             terminalreporter.write_line(line)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
@@ -162,7 +170,7 @@ class BenchmarkReporter:
         benchmark = self.benchmark
         entries = benchmark.ordered_entries()
         return RunState(
-            summary=summarize(entries) if entries else None,
+            summary=self.summary(entries) if entries else None,
             exit_status=session.exitstatus,
             gates=benchmark.gates,
             other_failures=self.foreign_failures,

@@ -151,15 +151,19 @@ def timing_since(started: float, finished: float | None = None) -> dict[str, Any
 
 
 def build_scores(
-    run: dict[str, Any], episodes: Sequence[dict[str, Any]], timing: dict[str, Any] | None = None
+    run: dict[str, Any],
+    episodes: Sequence[dict[str, Any]],
+    timing: dict[str, Any] | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The scores document; `summary` is `summarize(episodes)` when the caller has it already."""
     wall = run_wall_time(episodes)
     timing = {**(timing or {}), **({"episode_wall_s": wall} if wall else {})}
     return {
         "format": SCORES_FORMAT,
         "version": SCORES_VERSION,
         "run": run,
-        "summary": summarize(episodes),
+        "summary": summary if summary is not None else summarize(episodes),
         "episodes": list(episodes),
         "timing": timing,
     }
