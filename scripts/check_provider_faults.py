@@ -360,9 +360,13 @@ def case_reflection_empty_always(setup: Setup) -> Row:
 
 
 def case_reflection_huge(setup: Setup) -> Row:
-    from taugepa.testing.scripted_optimizer import REFLECTION_MODEL
+    from taugepa.testing.scripted_optimizer import REFLECTION_MODEL, rule_sentence
+    from taugepa.world.engine import DEFAULT_POLICY_PATH, write_tool_names
 
-    huge = "```\n" + "A rule about nothing in particular. " * 5600 + "\n```"  # about 200 KB
+    # the policy, every rule the scripted agent needs (so GEPA accepts it) and 200 KB more
+    rules = "\n".join(rule_sentence(tool) for tool in sorted(write_tool_names()))
+    padding = "Always be courteous and precise with every customer. " * 3800
+    huge = "```\n" + DEFAULT_POLICY_PATH.read_text() + "\n" + rules + "\n" + padding + "\n```"
     return optimize_case(
         setup, "reflection_huge", ProviderFaults(replace={REFLECTION_MODEL: huge}, replace_count=2)
     )
