@@ -35,6 +35,7 @@ from pytest_taugepa.options import (
     resolve_settings,
 )
 from pytest_taugepa.prefetch import Prefetcher
+from pytest_taugepa.rate_notices import RateLimitNotices, shared_caps_note
 from pytest_taugepa.reporter import BenchmarkReporter
 from pytest_taugepa.session import Benchmark
 from pytest_taugepa.session_end import freeze_at_exit
@@ -49,6 +50,7 @@ from taugepa.llm.cache import default_llm_cache_dir
 from taugepa.llm.client import check_api_keys, prepare_clients
 from taugepa.llm.config import LLMConfig, read_api_key
 from taugepa.llm.endpoint_health import check_reachable
+from taugepa.llm.rate_limits import set_workers
 from taugepa.protocol import ERROR, FAILED, INVALID, PASSED
 from taugepa.results.scores import episode_entry
 from taugepa.results.transcript import render_episode
@@ -114,6 +116,9 @@ def start_benchmark(config: pytest.Config) -> None:
         return  # `pytest benchmarks --help` must work with no key, no model and no task file
     try:
         settings = worker_settings(config, resolve_settings(config, agent=_hooked_agent(config)))
+        worker_input = getattr(config, "workerinput", None)
+        if worker_input is not None:  # --rpm/--tpm: this worker keeps to its share
+            set_workers(int(worker_input.get("workercount") or 1))
         settings, folded = fold_workers(config, settings)
         check_html_output(config)
         harness = settings.harness
@@ -150,8 +155,11 @@ def start_benchmark(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the controller (or a serial run) reports
         reporter = BenchmarkReporter(config, benchmark)
         config.pluginmanager.register(reporter, "taugepa-reporter")
+        notices = RateLimitNotices(config, harness.llm, harness.concurrency)
+        config.pluginmanager.register(notices, "taugepa-rate-limits")
         config.pluginmanager.register(HtmlPage(reporter), "taugepa-html")
-        notes = [folded] if folded else []
+        shared = shared_caps_note(harness.llm, len(getattr(config.option, "tx", None) or []))
+        notes = [note for note in (folded, shared) if note]
         config.pluginmanager.register(NoticePrinter(_notices(settings, benchmark), notes), "taugepa-notices")
     for group, mark in benchmark.group_marks.items():
         config.addinivalue_line("markers", f"{mark}: taugepa tasks of difficulty or set '{group}'")

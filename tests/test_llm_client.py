@@ -67,15 +67,17 @@ def test_a_completion_carries_the_message_and_its_usage(tasks):
     assert usage.cost_usd is None  # the scripted models have no price
 
 
-def test_429_is_retried_after_the_retry_after_pause(tasks):
+def test_429_is_waited_out_after_the_retry_after_pause_without_using_retries(tasks):
     faults = Faults(rate=1.0, kinds=("429",), max_in_a_row=2, retry_after=0.3)
     with ScriptedServer(tasks, faults=faults) as server:
-        client = client_for_server(server, delay=0.0)
+        client = client_for_server(server, delay=0.0, retries=0)  # no retries: a 429 is not one
         started = time.perf_counter()
         completion = client.complete(**user_request(tasks[0]))
         elapsed = time.perf_counter() - started
         stats = server.stats()
-    assert completion.usage.retries == 2 and stats["faults"] == {"429": 2} and stats["requests"] == 3
+    usage = completion.usage
+    assert usage.retries == 0 and usage.rate_limited == 2 and usage.rate_wait_s >= 0.6
+    assert stats["faults"] == {"429": 2} and stats["requests"] == 3
     assert elapsed >= 0.6  # two pauses of Retry-After 0.3 s, although the backoff delay is 0
 
 

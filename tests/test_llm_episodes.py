@@ -101,7 +101,9 @@ def test_the_same_verdicts_with_twenty_percent_transient_faults(tasks, wiki, gol
     injected = sum(stats["faults"].values())
     assert 0.15 < injected / stats["requests"] < 0.25
     retries = sum(r.usage[side]["retries"] for r in results if r.usage for side in ("agent", "user"))
-    assert retries == injected  # every fault was retried, and nothing else was
+    waited = sum(r.usage[side]["rate_limited"] for r in results if r.usage for side in ("agent", "user"))
+    assert waited == stats["faults"]["429"]  # a 429 is waited out, not a retry
+    assert retries + waited == injected  # every fault was retried or waited out, and nothing else was
 
 
 def test_malformed_agent_output_does_not_crash_the_episode(tasks, wiki, gold_cache):

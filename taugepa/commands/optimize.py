@@ -260,6 +260,8 @@ def build_settings(args: argparse.Namespace) -> Any:
         cache=switch(args.use_llm_cache, default=True),
         cache_dir=llm.cache_dir if llm else None,
         prices=llm.prices if llm else (),
+        rpm=llm.rpm if llm else None,
+        tpm=llm.tpm if llm else None,
     )
     penalty = args.violation_penalty
     return OptimizeSettings(

@@ -28,6 +28,7 @@ from taugepa.errors import InfrastructureError, Interrupted, TaugepaError
 from taugepa.files import write_json_atomically
 from taugepa.llm.client import prepare_clients
 from taugepa.llm.endpoint_health import FailureStreak
+from taugepa.llm.rate_limits import set_concurrency
 from taugepa.llm.usage import episode_cost
 from taugepa.protocol import ERROR, FAILED, PASSED
 from taugepa.tasks.model import Task
@@ -148,6 +149,7 @@ class EpisodePool:
         **run_options: Any,
     ):
         self.concurrency = max(1, concurrency)
+        set_concurrency(self.concurrency)  # the ceiling of requests in flight, for the rate-limit line
         self.budget = budget or CostBudget(None)
         self._run_options = run_options
         self._cancelled = threading.Event()

@@ -119,6 +119,8 @@ class HarnessSettings:
         }
         if llm is not None:
             described["llm"] = llm.describe()
+            if llm.rpm is not None or llm.tpm is not None:  # caps per endpoint, for the whole run
+                described["rate_caps"] = {"rpm": llm.rpm, "tpm": llm.tpm}
         choice = self.agent_choice
         if not choice.builtin:
             described["custom_agent"] = choice.describe()

@@ -51,6 +51,7 @@ WIKI_CHARS = (
 MERGES = (1000, "each merge is scored on validation tasks; GEPA's default is 5")
 SET_SIZE = (100_000, "tasks in a split")
 WORKERS = (256, "pytest processes on one machine")
+RATE_CAP = (1e9, "a billion a minute is far beyond any provider's limit")
 EXAMPLES = (1000, "examples printed per rule")
 SEED = (2**63 - 1, "OpenAI-compatible servers take a 64-bit seed")
 

@@ -11,8 +11,12 @@ leaves to the caller, in one loop:
 - any other 4xx (bad key, unknown model, rejected parameter) raises `LLMConfigError`: one
   line saying what to fix, and the session stops. So does an endpoint that cannot even be
   connected to before it has ever answered (a wrong `--base-url` or a server not running).
+- rate limits (`taugepa.llm.rate_limits`): every request goes through its endpoint's gate,
+  which paces requests to what the endpoint allows and waits out 429s (they do not count as
+  retries) while it can.
 - the response cache (`taugepa.llm.cache`): identical requests are answered from disk.
-- usage: tokens, retries, cache hits and cost (`taugepa.llm.prices`) of every call.
+- usage: tokens (cached and reasoning ones too), retries, cache hits, rate-limit waits and
+  cost (`taugepa.llm.prices`) of every call.
 
 Requests go through the SDK client's generic `post` (its documented way to send a request
 as is) with the standard chat-completions JSON body, serialized once: the same bytes key the
@@ -43,8 +47,9 @@ from taugepa.llm.answer_ends import cacheable, context_overflow
 from taugepa.llm.cache import ResponseCache, request_key
 from taugepa.llm.config import Endpoint, LLMConfig, LLMConfigError, public_url, read_api_key
 from taugepa.llm.endpoint_health import answer_sample
-from taugepa.llm.prices import Price, PriceTable
-from taugepa.llm.usage import CallUsage
+from taugepa.llm.prices import PriceTable, price_of
+from taugepa.llm.rate_limits import RateWaits, gate_for, rate_limit_answer
+from taugepa.llm.usage import CallUsage, token_details
 from taugepa.llm.wire import (
     MalformedResponse,
     assistant_message,
@@ -110,7 +115,10 @@ class ChatClient:
             http_client=http_client(endpoint.timeout, MAX_RESPONSE_BYTES, endpoint.base_url),
         )
         self.cache = ResponseCache(endpoint.cache_dir or None) if endpoint.cache_dir is not None else None
-        self.prices = PriceTable({name: Price(i, o) for name, i, o in endpoint.prices})
+        self.prices = PriceTable(dict(price_of(entry) for entry in endpoint.prices))
+        key_digest = hashlib.sha256(api_key.encode()).hexdigest()
+        self.gate = gate_for(endpoint.base_url, key_digest, endpoint.rpm, endpoint.tpm)
+        self.gate.url = self.url
         self._answered = threading.Event()  # set once the server has answered anything at all
 
     def complete(
@@ -149,29 +157,40 @@ class ChatClient:
                         return cached
                 except MalformedResponse:
                     pass  # a damaged entry (or a cut answer an older version kept): ask again
-        body, retries = self._request_with_retries(side, model, content)
-        completion = self._completion(side, model, body, cached=False, retries=retries)
+        waits = RateWaits()
+        body, retries = self._request_with_retries(side, model, content, waits)
+        completion = self._completion(side, model, body, cached=False, retries=retries, waits=waits)
         if completion.message.get("finish_reason") == "length":  # cut at the token limit: ask once more
-            body, again = self._request_with_retries(side, model, content)
-            completion = self._completion(side, model, body, cached=False, retries=retries + again + 1)
+            body, again = self._request_with_retries(side, model, content, waits)
+            completion = self._completion(
+                side, model, body, cached=False, retries=retries + again + 1, waits=waits
+            )
         if self.cache and key and cacheable(completion.message) and keep(completion.message):
             self.cache.put(key, body)
         return completion
 
     def _completion(
-        self, side: str, model: str, body: dict[str, Any], cached: bool, retries: int
+        self,
+        side: str,
+        model: str,
+        body: dict[str, Any],
+        cached: bool,
+        retries: int,
+        waits: RateWaits | None = None,
     ) -> Completion:
         message = assistant_message(body)
         usage = body.get("usage")
         usage = usage if isinstance(usage, dict) else {}
         prompt_tokens = _int(usage.get("prompt_tokens"))
         completion_tokens = _int(usage.get("completion_tokens"))
+        cached_tokens, reasoning = token_details(usage, prompt_tokens, completion_tokens)
         # a cached answer is free, but a model without a price says "unknown" cached or not
         cost = (
             self.prices.cost(model, 0, 0)
             if cached
-            else self.prices.cost(model, prompt_tokens, completion_tokens)
+            else self.prices.cost(model, prompt_tokens, completion_tokens, cached_tokens)
         )
+        waits = waits or RateWaits()
         call = CallUsage(
             side=side,
             model=model,
@@ -180,17 +199,22 @@ class ChatClient:
             cached=cached,
             retries=retries,
             cost_usd=cost,
+            cached_tokens=cached_tokens,
+            reasoning_tokens=reasoning,
+            rate_limited=waits.rate_limited,
+            rate_wait_s=waits.wait_s,
+            in_flight_limit=waits.in_flight_limit,
         )
         return Completion(message=message, usage=call)
 
-    def _request_with_retries(self, side: str, model: str, content: bytes) -> tuple[dict[str, Any], int]:
+    def _request_with_retries(
+        self, side: str, model: str, content: bytes, waits: RateWaits
+    ) -> tuple[dict[str, Any], int]:
         """The response body; retries transient failures, raises on the others."""
         attempts = self.endpoint.max_retries + 1
         for attempt in range(attempts):
             try:
-                text = self._client.post(
-                    CHAT_COMPLETIONS_PATH, content=content, cast_to=str, options=JSON_REQUEST_OPTIONS
-                )
+                text = self._post(side, content, waits)
                 self._answered.set()
                 body = parse_body(self.scrub_answer(text))
                 assistant_message(body)  # validate before anyone caches or uses it
@@ -246,6 +270,18 @@ class ChatClient:
             )
             time.sleep(pause)
         raise AssertionError("unreachable")
+
+    def _post(self, side: str, content: bytes, waits: RateWaits) -> str:
+        """One attempt, through the endpoint's gate (which waits out rate-limit answers)."""
+        import httpx2
+
+        def post() -> Any:
+            return self._client.post(
+                CHAT_COMPLETIONS_PATH, content=content, cast_to=httpx2.Response, options=JSON_REQUEST_OPTIONS
+            )
+
+        response = self.gate.send(side, post, len(content) // 4, rate_limit_answer, MAX_RETRY_AFTER_S, waits)
+        return str(response.text)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter (75-100% of the nominal pause), capped."""

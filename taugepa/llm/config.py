@@ -46,7 +46,10 @@ class LLMConfig:
     retry_delay: float = DEFAULT_RETRY_DELAY_S  # first backoff pause; doubles per retry
     cache: bool = True
     cache_dir: str | None = None  # None: taugepa's cache folder
-    prices: tuple[tuple[str, float, float], ...] = ()  # (model, input, output) USD per 1M tokens
+    # (model, input, output[, cached input]) USD per 1M tokens
+    prices: tuple[tuple[Any, ...], ...] = ()
+    rpm: float | None = None  # requests a minute per endpoint, for the whole run (--rpm)
+    tpm: float | None = None  # tokens a minute per endpoint, for the whole run (--tpm)
     max_user_turns: int = 30
 
     def __post_init__(self) -> None:
@@ -92,6 +95,8 @@ class LLMConfig:
             retry_delay=self.retry_delay,
             cache_dir=(self.cache_dir or "") if self.cache else None,
             prices=self.prices,
+            rpm=self.rpm,
+            tpm=self.tpm,
         )
 
     def model(self, side: str) -> str:
@@ -166,7 +171,9 @@ class Endpoint:
     max_retries: int
     retry_delay: float
     cache_dir: str | None  # None: no cache; "": the default folder
-    prices: tuple[tuple[str, float, float], ...] = ()
+    prices: tuple[tuple[Any, ...], ...] = ()
+    rpm: float | None = None  # the run's caps on this endpoint (taugepa.llm.rate_limits)
+    tpm: float | None = None
 
 
 def read_api_key(env_name: str) -> str:

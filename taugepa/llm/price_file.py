@@ -24,13 +24,14 @@ class _PriceEntry(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     input: Annotated[float, Field(ge=0, le=MAX_PRICE_USD)]
     output: Annotated[float, Field(ge=0, le=MAX_PRICE_USD)]
-
+    cached_input: Annotated[float, Field(ge=0, le=MAX_PRICE_USD)] | None = None
 
 _PriceFile = TypeAdapter(dict[Annotated[str, Field(min_length=1, max_length=200)], _PriceEntry])
 
 
 def parse_prices(document: Any, where: str) -> dict[str, Price]:
-    """`{"model": {"input": x, "output": y}}` (USD per 1M tokens) into prices; ConfigError if malformed."""
+    """`{"model": {"input": x, "output": y, "cached_input": z}}` (USD per 1M tokens; `cached_input` optional)
+    into prices; ConfigError if malformed."""
     if not isinstance(document, dict):
         raise ConfigError(f'{where}: expected a JSON object {{"model": {{"input": 2.5, "output": 10}}}}')
     try:
@@ -41,10 +42,10 @@ def parse_prices(document: Any, where: str) -> dict[str, Price]:
         field = f": '{error.field(1)}'" if len(error.location) > 1 else ""
         raise ConfigError(
             f"{where}: the price of {model!r}{field} {error.problem} "
-            '(write {"input": <USD per 1M tokens>, "output": <USD per 1M tokens>})'
+            '(write {"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}, '
+            'optionally "cached_input": <USD per 1M cached input tokens>)'
         ) from None
-    return {model: Price(entry.input, entry.output) for model, entry in entries.items()}
-
+    return {model: Price(entry.input, entry.output, entry.cached_input) for model, entry in entries.items()}
 
 def load_prices(path: str | Path) -> dict[str, Price]:
     """Read a price file (see `parse_prices`); a missing or malformed file is a ConfigError."""

@@ -15,9 +15,9 @@ from typing import Any
 
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically
-from taugepa.guards.limits import CONCURRENCY, MAX_RETRIES, REQUEST_TIMEOUT_S, SEED, check_range
+from taugepa.guards.limits import CONCURRENCY, MAX_RETRIES, RATE_CAP, REQUEST_TIMEOUT_S, SEED, check_range
 from taugepa.llm.config import DEFAULT_API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, LLMConfig
-from taugepa.llm.prices import PriceTable
+from taugepa.llm.prices import PriceTable, price_of
 from taugepa.options import (
     OFF_SWITCH,
     Lookup,
@@ -67,8 +67,24 @@ LLM_OPTIONS: list[Option] = [
         "concurrency",
         f"episodes in flight per process (default {DEFAULT_LLM_CONCURRENCY} with --agent llm, else 1)",
     ),
+    Option(
+        "--rpm",
+        "rpm",
+        "requests a minute each LLM endpoint may get in all (its limit, if you know it); with -n N each "
+        "worker keeps to 1/N of it. Default: none (429 answers are paced and waited out anyway)",
+    ),
+    Option(
+        "--tpm",
+        "tpm",
+        "tokens a minute each LLM endpoint may get in all (prompt plus an allowance for the answer); "
+        "with -n N each worker keeps to 1/N of it",
+    ),
     Option("--max-cost", "max_cost", "US dollars: start no new episode once the run has spent this much"),
-    Option("--prices", "prices", 'JSON file of prices, {"model": {"input": USD/1M, "output": USD/1M}}'),
+    Option(
+        "--prices",
+        "prices",
+        'JSON file of prices, {"model": {"input": USD/1M, "output": USD/1M, "cached_input": USD/1M}}',
+    ),
     Option("--llm-cache", "llm_cache", "folder of the LLM response cache (default: taugepa's cache folder)"),
     Option(
         "--no-llm-cache",
@@ -109,6 +125,8 @@ def resolve_llm_settings(lookup: Lookup, agent: str, *, models_optional: bool = 
         limit=REQUEST_TIMEOUT_S,
     )
     retries = number_value(value("max_retries"), "--max-retries", int, minimum=0, limit=MAX_RETRIES)
+    rpm = number_value(value("rpm"), "--rpm", float, minimum=0.0, exclusive=True, limit=RATE_CAP)
+    tpm = number_value(value("tpm"), "--tpm", float, minimum=0.0, exclusive=True, limit=RATE_CAP)
     temperature = optional_number(value("temperature"), "--temperature", float, default=0.0)
     seed = optional_number(value("seed"), "--seed", int, default=0)
     if seed is not None:
@@ -143,7 +161,9 @@ def resolve_llm_settings(lookup: Lookup, agent: str, *, models_optional: bool = 
         max_retries=retries if retries is not None else DEFAULT_MAX_RETRIES,
         cache=switch(value("use_llm_cache"), default=True),
         cache_dir=str(resolve_path(cache_value, base)) if cache_value else None,
-        prices=tuple((name, price.input, price.output) for name, price in prices.items()),
+        prices=tuple(price.as_tuple(name) for name, price in prices.items()),
+        rpm=rpm,
+        tpm=tpm,
     )
     if max_cost is not None:
         table = PriceTable(prices)
@@ -189,12 +209,24 @@ def llm_arguments(llm: LLMConfig | None, folder: Path) -> list[str]:
         "--max-retries",
         str(llm.max_retries),
     ]
+    for flag, cap in (("--rpm", llm.rpm), ("--tpm", llm.tpm)):
+        if cap is not None:
+            arguments += [flag, repr(cap)]
     if not llm.cache:
         arguments.append("--no-llm-cache")
     elif llm.cache_dir:
         arguments += ["--llm-cache", llm.cache_dir]
     if llm.prices:
         prices = folder / "prices.json"
-        write_json_atomically(prices, {name: {"input": i, "output": o} for name, i, o in llm.prices})
+        write_json_atomically(prices, dict(price_document(entry) for entry in llm.prices))
         arguments += ["--prices", str(prices)]
     return arguments
+
+
+def price_document(entry: tuple[Any, ...]) -> tuple[str, dict[str, float]]:
+    """A price as a price file's entry: (model, {"input", "output"[, "cached_input"]})."""
+    model, price = price_of(entry)
+    document = {"input": price.input, "output": price.output}
+    if price.cached_input is not None:
+        document["cached_input"] = price.cached_input
+    return model, document

@@ -34,7 +34,8 @@ from taugepa.episode.runner import EpisodeJob, iter_jobs
 from taugepa.episode.settings import HarnessSettings
 from taugepa.errors import InfrastructureError
 from taugepa.files import write_json_atomically, write_text_atomically
-from taugepa.protocol import ERROR, OUTCOMES
+from taugepa.llm.usage import SIDES, SideUsage
+from taugepa.protocol import ERROR, OUTCOMES, PASSED
 from taugepa.results.scores import episode_entry, load_scores, to_evaluation_batch
 from taugepa.tasks.gold import default_gold_cache
 from taugepa.tasks.model import Task
@@ -146,6 +147,7 @@ class InProcessEvaluator:
     cost_usd: float = 0.0
     cost_known: bool = True
     on_entry: Callable[[dict[str, Any]], None] | None = None
+    usage: EpisodeUsage = field(default_factory=lambda: EpisodeUsage())
 
     def run(
         self,
@@ -205,11 +207,27 @@ class InProcessEvaluator:
         self.episodes_run += 1
         _add_cost(self, result.usage)
         entry = episode_entry(job.task, result.to_dict())
+        self.usage.add(entry)
         if result.outcome != ERROR and self.store is not None:
             self.store.put(job.task, job.wiki, job.config.trial, entry, tool_descriptions, fewshot)
         if self.on_entry is not None:
             self.on_entry(entry)
         return entry
+
+
+@dataclass
+class EpisodeUsage:
+    """The agent's and the user simulator's usage over the episodes an evaluator ran, and how many passed."""
+
+    sides: dict[str, SideUsage] = field(default_factory=lambda: {side: SideUsage() for side in SIDES})
+    passed: int = 0
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self.passed += entry.get("outcome") == PASSED
+        usage = entry.get("usage") or {}
+        for side in SIDES:
+            if usage.get(side):
+                self.sides[side].add(usage[side])
 
 
 def _add_cost(evaluator: Any, usage: dict[str, Any] | None) -> None:
@@ -241,6 +259,7 @@ class PytestEvaluator:
     cost_known: bool = True
     on_entry: Callable[[dict[str, Any]], None] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    usage: EpisodeUsage = field(default_factory=lambda: EpisodeUsage())
 
     def run(
         self,
@@ -297,6 +316,7 @@ class PytestEvaluator:
             for entry in entries:
                 self.episodes_run += 1
                 _add_cost(self, entry.get("usage"))
+                self.usage.add(entry)
                 if self.on_entry is not None:
                     self.on_entry(entry)
         errors = [

@@ -16,10 +16,12 @@ from typing import Any
 
 from taugepa.episode.fewshot import fewshot_document
 from taugepa.files import write_json_atomically, write_text_atomically
+from taugepa.llm.usage import SIDES, SideUsage, usage_totals
 from taugepa.optimize.components import ComponentSet
 from taugepa.optimize.fewshot_seed import BEST_FEWSHOT
+from taugepa.optimize.reflection_model import REFLECTION_SIDE
 from taugepa.optimize.selection import CandidateFigures, Selection, candidate_table
-from taugepa.optimize.settings import BEST_WIKI, OptimizeOutcome, OptimizeSettings, RolloutPlan
+from taugepa.optimize.settings import BEST_WIKI, COST_FILE, OptimizeOutcome, OptimizeSettings, RolloutPlan
 from taugepa.optimize.settings import TOOLS_OUTPUT as BEST_TOOL_DESCRIPTIONS
 
 
@@ -111,6 +113,7 @@ def write_outputs(
         )
     write_text_atomically(run_dir / "best_vs_seed.diff", "\n".join(lines) + "\n" if lines else "")
     plot_validation_scores(candidates, best, run_dir / "val_scores.png")
+    write_json_atomically(run_dir / COST_FILE, run_cost(evaluator, reflection))
     return OptimizeOutcome(
         run_dir=run_dir,
         seed_score=scores[0],
@@ -125,6 +128,20 @@ def write_outputs(
         selection_reason=selection.reason,
         table=candidate_table(scores, figures, selection, int(result.best_idx)),
     )
+
+
+def run_cost(evaluator: Any, reflection: Any) -> dict[str, Any]:
+    """The optimize run's usage: agent, user simulator (this session's episodes) and reflection
+    model each, in all, per passed episode, and the share of prompt tokens from providers' caches."""
+    usage = getattr(evaluator, "usage", None)
+    sides = {side: SideUsage() for side in SIDES}
+    for side, tally in (usage.sides if usage is not None else {}).items():
+        sides[side].add(tally.to_dict())
+    reflection_usage = SideUsage()
+    for call in getattr(reflection, "calls", []):
+        reflection_usage.add_call(call)
+    sides[REFLECTION_SIDE] = reflection_usage
+    return usage_totals(sides, usage.passed if usage is not None else 0)
 
 
 def plot_validation_scores(candidates: list[dict[str, Any]], best: int, path: Any) -> None:

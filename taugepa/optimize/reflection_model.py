@@ -117,7 +117,9 @@ class ReflectionSettings:
     max_retries: int = 6
     cache: bool = True
     cache_dir: str | None = None
-    prices: tuple[tuple[str, float, float], ...] = ()
+    prices: tuple[tuple[Any, ...], ...] = ()
+    rpm: float | None = None  # the run's caps on the reflection endpoint (--rpm, --tpm)
+    tpm: float | None = None
 
     def __post_init__(self) -> None:
         if self.base_url:  # checked here so that a bad URL is refused before the search starts
@@ -133,6 +135,8 @@ class ReflectionSettings:
             cache=self.cache,
             cache_dir=self.cache_dir,
             prices=self.prices,
+            rpm=self.rpm,
+            tpm=self.tpm,
         )
         return config.endpoint("agent")
 

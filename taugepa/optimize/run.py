@@ -28,6 +28,7 @@ from typing import Any
 
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.files import write_json_atomically
+from taugepa.llm.usage import SIDES, usage_lines
 from taugepa.optimize.adapter import WikiAdapter
 from taugepa.optimize.components import ComponentSet, module_selector
 from taugepa.optimize.curriculum import EasyFirstSampler
@@ -40,9 +41,9 @@ from taugepa.optimize.evaluators import (
 )
 from taugepa.optimize.fewshot_seed import BEST_FEWSHOT, check_sources
 from taugepa.optimize.fewshot_seed import seed_fewshot as seed_fewshot_for
-from taugepa.optimize.outputs import write_outputs
+from taugepa.optimize.outputs import run_cost, write_outputs
 from taugepa.optimize.progress import ProgressLines
-from taugepa.optimize.reflection_model import ReflectionModel
+from taugepa.optimize.reflection_model import REFLECTION_SIDE, ReflectionModel
 from taugepa.optimize.selection import ValidationLedger, select_best
 from taugepa.optimize.settings import (
     OUTPUT_FILES,
@@ -270,6 +271,8 @@ def run_optimize(settings: OptimizeSettings, say: Callable[[str], None] = print)
         f"episodes counted against the budget; {outcome.episodes_run} episodes run in this session, "
         f"{outcome.episodes_reused} reused from the run directory; {outcome.cost_text()}"
     )
+    for line in usage_lines(run_cost(evaluator, reflection), sides=(*SIDES, REFLECTION_SIDE)):
+        say(line)
     files = [*OUTPUT_FILES, *([TOOLS_OUTPUT] if components.seed_descriptions else [])]
     files += [BEST_FEWSHOT] if components.seed_fewshot is not None else []
     say(f"outputs in {settings.run_dir}: {', '.join(files)}")

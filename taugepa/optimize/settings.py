@@ -20,7 +20,15 @@ from taugepa.optimize.proposals import DEFAULT_MAX_WIKI_CHARS
 from taugepa.optimize.reflection_model import ReflectionSettings
 
 BEST_WIKI = "best_wiki.md"
-OUTPUT_FILES = (BEST_WIKI, "candidates.json", "gepa_result.json", "val_scores.png", "best_vs_seed.diff")
+COST_FILE = "cost.json"  # agent, user simulator and reflection usage and cost (taugepa.llm.usage)
+OUTPUT_FILES = (
+    BEST_WIKI,
+    "candidates.json",
+    "gepa_result.json",
+    "val_scores.png",
+    "best_vs_seed.diff",
+    COST_FILE,
+)
 TOOLS_OUTPUT = "best_tool_descriptions.json"
 # GEPA's merge proposer scores a merged candidate on this many validation tasks first
 # (gepa.proposer.merge.MergeProposer.select_eval_subsample_for_merged_program's default).

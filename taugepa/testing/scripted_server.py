@@ -46,6 +46,8 @@ from taugepa.testing.hostile import (
     echoed_credentials,
     send_wire_fault,
 )
+from taugepa.testing.prompt_cache import PromptCache
+from taugepa.testing.rate_limited import RateLimit, RateLimiter
 from taugepa.testing.scripted_fewshot import FEWSHOT_MODELS
 from taugepa.testing.scripted_models import Conduct, ExtraModel, Faults, ScriptedModels, request_unit
 from taugepa.testing.scripted_optimizer import EXTRA_MODELS
@@ -91,10 +93,18 @@ class ScriptedServer:
         hostile: Hostile | None = None,
         gather: int = 0,
         gather_timeout: float = 60.0,
+        rate_limit: RateLimit | None = None,
+        prompt_cache: bool = False,
+        reasoning_tokens: int = 0,
     ):
         self.models = ScriptedModels(tasks, faults, conduct, plays, extra_models)
         self.hostile = HostileState(hostile) if hostile is not None else None  # see taugepa.testing.hostile
         self.latency = latency
+        # An OpenAI-like rate limit (429 + Retry-After beyond it) and prompt cache (cached_tokens);
+        # `reasoning_tokens` are reported in each answer's completion_tokens_details.
+        self.rate_limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+        self.prompt_cache = PromptCache() if prompt_cache else None
+        self.reasoning_tokens = reasoning_tokens
         # Answer nothing until `gather` requests are in flight at once (then never wait again;
         # at most `gather_timeout`): a test can then show concurrency without racing the clock.
         self.gather_timeout = gather_timeout
@@ -145,7 +155,10 @@ class ScriptedServer:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return self._stats.to_dict()
+            stats = self._stats.to_dict()
+        if self.rate_limiter is not None:
+            stats["rate_limit"] = self.rate_limiter.stats()
+        return stats
 
     def gather(self, count: int) -> None:
         """Hold the next answers until `count` requests are in flight at once (0: do not hold)."""
@@ -275,6 +288,13 @@ class _Handler(BaseHTTPRequestHandler):
             scripted.end()
 
     def _complete(self, scripted: ScriptedServer, body: dict[str, Any], raw: bytes, model: str) -> None:
+        limit_headers: dict[str, str] = {}
+        if scripted.rate_limiter is not None:
+            admitted, limit_headers = scripted.rate_limiter.admit(len(raw) // 4)
+            if not admitted:
+                scripted.count("faults", "rate_limited")
+                self._json(429, scripted.rate_limiter.refusal_body(), headers=limit_headers)
+                return
         digest = hashlib.sha256(raw).hexdigest()
         fault = scripted.transient_fault(digest)
         if fault == "429":
@@ -318,6 +338,7 @@ class _Handler(BaseHTTPRequestHandler):
         if scripted.latency > 0:
             time.sleep(scripted.latency)
         answer = json.dumps(message)
+        completion_tokens = len(answer) // 4 + 1 + scripted.reasoning_tokens
         response = {
             "id": f"chatcmpl-{digest[:24]}",
             "object": "chat.completion",
@@ -332,13 +353,18 @@ class _Handler(BaseHTTPRequestHandler):
             ],
             "usage": {
                 "prompt_tokens": len(raw) // 4,
-                "completion_tokens": len(answer) // 4 + 1,
-                "total_tokens": len(raw) // 4 + len(answer) // 4 + 1,
+                "completion_tokens": completion_tokens,
+                "total_tokens": len(raw) // 4 + completion_tokens,
             },
         }
+        if scripted.prompt_cache is not None:
+            cached = scripted.prompt_cache.cached_tokens(body)
+            response["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
+        if scripted.reasoning_tokens:
+            response["usage"]["completion_tokens_details"] = {"reasoning_tokens": scripted.reasoning_tokens}
         with scripted._lock:
             scripted._stats.completions += 1
-        self._json(200, response)
+        self._json(200, response, headers=limit_headers)
 
     def _hold_until_the_client_gives_up(self, limit: float) -> None:
         """Answer nothing until the client closes the connection (its timeout), `limit` at most."""
@@ -349,16 +375,22 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the limit passed, or the connection was reset or shut down (stop())
             pass
 
-    def _json(self, status: int, document: Any, retry_after: bool = False) -> None:
-        self._send(status, json.dumps(document).encode(), retry_after)
+    def _json(
+        self, status: int, document: Any, retry_after: bool = False, headers: dict[str, str] | None = None
+    ) -> None:
+        self._send(status, json.dumps(document).encode(), retry_after, headers)
 
-    def _send(self, status: int, payload: bytes, retry_after: bool = False) -> None:
+    def _send(
+        self, status: int, payload: bytes, retry_after: bool = False, headers: dict[str, str] | None = None
+    ) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             if retry_after:
                 self.send_header("Retry-After", f"{self.server.scripted.faults.retry_after:g}")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             buffer: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]  # http.server's own
             buffer.append(b"\r\n")  # end_headers(), sent with the body in one write
             head = b"".join(buffer)
@@ -403,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
         help="also serve scripted-wiki-agent, scripted-section-agent and scripted-reflector "
         "(taugepa.testing.scripted_optimizer)",
     )
+    parser.add_argument("--rps", type=float, help="allow this many requests a second, 429 beyond (as OpenAI)")
+    parser.add_argument("--burst", type=float, help="requests the rate limit's bucket holds (default: --rps)")
+    parser.add_argument("--prompt-cache", action="store_true", help="report cached_tokens as OpenAI does")
+    parser.add_argument("--reasoning-tokens", type=int, default=0, help="reasoning tokens in each answer")
     args = parser.parse_args(argv)
     tasks = load_tasks(args.tasks).tasks
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
@@ -424,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
         conduct=conduct,
         plays=plays,
         extra_models={**EXTRA_MODELS, **FEWSHOT_MODELS} if args.optimizer_models else None,
+        rate_limit=RateLimit(args.rps, args.burst) if args.rps else None,
+        prompt_cache=args.prompt_cache,
+        reasoning_tokens=args.reasoning_tokens,
     )
     print(server.base_url, flush=True)
     try:
