@@ -26,6 +26,7 @@ class _PriceEntry(BaseModel):
     output: Annotated[float, Field(ge=0, le=MAX_PRICE_USD)]
     cached_input: Annotated[float, Field(ge=0, le=MAX_PRICE_USD)] | None = None
 
+
 _PriceFile = TypeAdapter(dict[Annotated[str, Field(min_length=1, max_length=200)], _PriceEntry])
 
 
@@ -46,6 +47,7 @@ def parse_prices(document: Any, where: str) -> dict[str, Price]:
             'optionally "cached_input": <USD per 1M cached input tokens>)'
         ) from None
     return {model: Price(entry.input, entry.output, entry.cached_input) for model, entry in entries.items()}
+
 
 def load_prices(path: str | Path) -> dict[str, Price]:
     """Read a price file (see `parse_prices`); a missing or malformed file is a ConfigError."""
