@@ -168,6 +168,7 @@ class EndpointGate:
     def acquire(self, tokens: int, first: bool = False) -> float:
         """Wait for this request's turn and slot; the seconds waited. `first`: a refused request's retry."""
         started = time.monotonic()
+        waited = False
         with self._lock:
             turn = threading.Condition(self._lock)
             if first:
@@ -188,6 +189,7 @@ class EndpointGate:
                         # its slot, or a request answered (woken), or a straggler no longer counting
                         timeout = min(slot - now, 1.0) if slot > now else 0.25
                     turn.wait(timeout)
+                    waited = True
             except BaseException:
                 if turn in self._queue:
                     self._queue.remove(turn)
@@ -195,7 +197,8 @@ class EndpointGate:
             finally:
                 if self._queue:
                     self._queue[0].notify()
-        return time.monotonic() - started
+        # 0 when it went at once: a run no endpoint held back records no waiting at all
+        return time.monotonic() - started if waited else 0.0
 
     def _slot(self) -> float:
         slot = self.paused_until

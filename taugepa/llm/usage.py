@@ -45,11 +45,10 @@ class CallUsage:
     def to_dict(self) -> dict[str, Any]:
         """As a scores file keeps it: the fields added since version 1 only when they are set."""
         data = asdict(self)
+        data["rate_wait_s"] = round(data["rate_wait_s"], 3)
         for name in _OPTIONAL_CALL_FIELDS:
             if not data[name]:
                 del data[name]
-        if "rate_wait_s" in data:
-            data["rate_wait_s"] = round(data["rate_wait_s"], 3)
         return data
 
 
