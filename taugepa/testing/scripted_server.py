@@ -339,7 +339,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(scripted.latency)
         answer = json.dumps(message)
         completion_tokens = len(answer) // 4 + 1 + scripted.reasoning_tokens
-        response = {
+        response: dict[str, Any] = {
             "id": f"chatcmpl-{digest[:24]}",
             "object": "chat.completion",
             "created": 0,
