@@ -96,6 +96,10 @@ class AgentContext:
     trial: int = 0
     max_steps: int = 30
     calls: list[CallUsage] = field(default_factory=list)  # usage of `complete`, for cost accounting
+    # How the protocol's requests look (taugepa.episode.tau2_protocol): tau2's sends
+    # tool_choice "auto" with its tools and writes messages as tau2 does; `complete` follows it.
+    tool_choice: str | None = None
+    wire_style: str = "openai"
 
     def complete(
         self,
@@ -123,8 +127,11 @@ class AgentContext:
         }
         if tools is not None:
             request["tools"] = tools
+            request["tool_choice"] = self.tool_choice
         client = client_for(self.llm.endpoint("agent"))
-        return recorded_completion(client, self.calls, side="agent", **request).message
+        return recorded_completion(
+            client, self.calls, side="agent", wire_style=self.wire_style, **request
+        ).message
 
 
 AgentFactory = Callable[[AgentContext], Agent]

@@ -54,7 +54,9 @@ def register(subparsers: Any) -> None:
         parser.add_argument_group("with --wiki: the benchmark runs"),
         [
             *pick(TASK_OPTIONS, "tasks"),
-            *pick(HARNESS_OPTIONS, "agent", "tool_descriptions", "trials", "max_steps", "think_tool"),
+            *pick(
+                HARNESS_OPTIONS, "agent", "protocol", "tool_descriptions", "trials", "max_steps", "think_tool"
+            ),
         ],
     )
     parser.add_argument(

@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
                 "an installed agent (entry point group taugepa.agents) or your own as "
                 "package.module:factory (see docs/agents.md); oracle/null only exercise the plumbing"
             ),
-            *pick(HARNESS_OPTIONS, "trials", "max_steps", "think_tool"),
+            *pick(HARNESS_OPTIONS, "protocol", "trials", "max_steps", "think_tool"),
             fewshot.variant(
                 help="demonstrations the agent sees after the wiki (JSON, see taugepa.episode.fewshot); "
                 "with --components ...+fewshot, the seed of that component (training tasks only)"

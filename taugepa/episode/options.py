@@ -14,7 +14,14 @@ from pathlib import Path
 
 from taugepa.episode.agent_choice import SCRIPTED_AGENTS, choose_agent
 from taugepa.episode.fewshot import fewshot_document, load_fewshot
-from taugepa.episode.settings import DEFAULT_MAX_STEPS, HarnessSettings
+from taugepa.episode.settings import (
+    DEFAULT_MAX_STEPS,
+    DEFAULT_PROTOCOL,
+    PROTOCOLS,
+    TAU2_MAX_STEPS,
+    HarnessSettings,
+    default_max_steps,
+)
 from taugepa.errors import ConfigError
 from taugepa.files import write_json_atomically
 from taugepa.guards.limits import MAX_STEPS, TRIALS
@@ -24,6 +31,7 @@ from taugepa.options import (
     OFF_SWITCH,
     Lookup,
     Option,
+    choice,
     given,
     resolve_path,
     switch,
@@ -37,6 +45,14 @@ HARNESS_OPTIONS: list[Option] = [
         "agent",
         "who plays the agent: llm (default), oracle (gold actions), null, the name of an installed agent "
         "(entry point group taugepa.agents), or your own as package.module:factory (see docs/agents.md)",
+    ),
+    Option(
+        "--protocol",
+        "protocol",
+        "conversation protocol: tau2 (default; every request as tau2's own orchestrator sends it: "
+        "its prompts, greeting, tools, stop rules and limits) or taugepa (taugepa's own: the wiki "
+        "alone as system prompt, the think tool)",
+        choices=PROTOCOLS,
     ),
     Option("--wiki", "wiki", "policy text given to the agent. Default: tau2's airline policy"),
     Option(
@@ -52,7 +68,12 @@ HARNESS_OPTIONS: list[Option] = [
         "(e.g. best_fewshot.json from taugepa optimize; see taugepa.episode.fewshot)",
     ),
     Option("--trials", "trials", "episodes per task (default 1)"),
-    Option("--max-steps", "max_steps", f"agent steps per episode (default {DEFAULT_MAX_STEPS})"),
+    Option(
+        "--max-steps",
+        "max_steps",
+        f"step limit per episode (default: {TAU2_MAX_STEPS} steps as tau2 counts them, every message; "
+        f"{DEFAULT_MAX_STEPS} agent steps under --protocol taugepa)",
+    ),
     Option(
         "--no-think-tool",
         "think_tool",
@@ -96,7 +117,10 @@ def resolve_harness(lookup: Lookup) -> HarnessSettings:
     agent = str(given(lookup, "agent") or "llm")
     choose_agent(agent)  # an agent that cannot be found or loaded: one line, before anything else
     trials = whole_number(given(lookup, "trials"), "--trials", 1, 1, TRIALS)
-    max_steps = whole_number(given(lookup, "max_steps"), "--max-steps", DEFAULT_MAX_STEPS, 1, MAX_STEPS)
+    protocol = choice(given(lookup, "protocol"), "--protocol", PROTOCOLS, default=DEFAULT_PROTOCOL)
+    max_steps = whole_number(
+        given(lookup, "max_steps"), "--max-steps", default_max_steps(protocol), 1, MAX_STEPS
+    )
     llm = resolve_llm_settings(lookup, agent, models_optional=agent not in SCRIPTED_AGENTS)
     descriptions_value, base = lookup("tool_descriptions")
     descriptions_path = resolve_path(descriptions_value, base) if descriptions_value else None
@@ -110,6 +134,7 @@ def resolve_harness(lookup: Lookup) -> HarnessSettings:
     fewshot = load_fewshot(fewshot_path) if fewshot_path is not None else None
     return HarnessSettings(
         agent=agent,
+        protocol=protocol,
         max_steps=max_steps,
         think_tool=switch(lookup("think_tool")[0], default=True),
         llm=llm.llm,
@@ -179,6 +204,8 @@ def harness_arguments(settings: HarnessSettings, folder: Path) -> list[str]:
     arguments = [
         "--agent",
         settings.agent,
+        "--protocol",
+        settings.protocol,
         "--trials",
         str(settings.trials),
         "--max-steps",

@@ -1,10 +1,17 @@
 """The one place an episode happens: agent, user and engine take turns, then a verdict.
 
 The pytest plugin, the GEPA adapter and the CLI all call `run_episode`; there is no other
-agent loop. It follows tau-bench's tool-calling protocol: each agent step is one assistant
-message; its first tool call is executed (any further calls in the same message are
-answered with an error so the transcript stays valid); a plain message goes to the user,
-whose `###STOP###` ends the episode; a transfer to a human agent ends it too.
+agent loop. Each agent step is one assistant message; its tool calls are executed in order
+(a replay of a tau-bench v1 recording, `first_call_only`, executes only the first, as v1
+did, and answers the others with an error); a plain message goes to the user. The
+protocol (`HarnessSettings.protocol`) decides the rest:
+
+- `tau2` (default): tau2's orchestrator, step for step (`taugepa.episode.tau2_protocol`): the
+  agent's history opens with tau2's greeting, the user ends the episode with `###STOP###`,
+  `###TRANSFER###` or `###OUT-OF-SCOPE###`, the agent never does (a transfer does not end
+  it), and tau2's step and tool-error limits apply (a step is any message);
+- `taugepa`: the user's `###STOP###`, the agent's `###STOP###` or a transfer to a human agent
+  ends the episode; the step limit counts agent messages.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from taugepa.episode.builtin_agents import ScriptedUser
 from taugepa.episode.efficiency import episode_efficiency
 from taugepa.episode.model_ends import answer_record, end_line, overflow_record, turn_fields
 from taugepa.episode.scoring import expected_writes, score_episode
-from taugepa.episode.settings import HarnessSettings
+from taugepa.episode.settings import TAU2_PROTOCOL, HarnessSettings
+from taugepa.episode.tau2_protocol import GREETING, TOOL_CHOICE, Tau2Protocol, tau2_protocol
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.guards.limits import MAX_TOOL_ARGUMENT_CHARS, MAX_TOOL_ARGUMENT_DEPTH, MAX_TOOL_NAME_CHARS
 from taugepa.guards.safe_json import UnsafeJSON, nesting_depth, parse_json
@@ -34,6 +42,7 @@ from taugepa.tasks.gold import Gold, GoldCache, default_gold_cache
 from taugepa.tasks.model import Task
 from taugepa.world.engine import TRANSFER_TOOL, AirlineWorld, Engine, get_world
 
+# A v1 replay's answer to a message's second and later calls (tau-bench v1 ran only the first).
 ONE_CALL_PER_TURN = (
     "Error: only one tool call per message is executed; this call was skipped. Call the tools one at a time."
 )
@@ -173,12 +182,15 @@ def _play(
     result: EpisodeResult,
 ) -> None:
     world.preload()  # the database loads while the first requests are in flight (no-op once loaded)
-    engine = world.new_engine(
-        think_tool=config.think_tool,
-        tool_descriptions=dict(config.tool_descriptions) if config.tool_descriptions else None,
-    )
-    system_prompt = agent_policy_text(wiki, config.fewshot)
+    descriptions = dict(config.tool_descriptions) if config.tool_descriptions else None
+    engine = world.new_engine(think_tool=config.offers_think_tool, tool_descriptions=descriptions)
+    policy_text = agent_policy_text(wiki, config.fewshot)
+    tau2 = tau2_protocol() if config.protocol == TAU2_PROTOCOL else None
+    tools = tau2.tool_schemas(descriptions) if tau2 is not None else engine.tool_schemas
+    system_prompt = tau2.agent_system_prompt(policy_text) if tau2 is not None else policy_text
     messages: list[Message] = [{"role": "system", "content": system_prompt}]
+    if tau2 is not None:  # the agent's history opens with tau2's greeting
+        messages.append({"role": "assistant", "content": tau2.greeting, GREETING: True})
     records: list[ToolCallRecord] = []
     result.messages = messages
     monitor = ComplianceMonitor(
@@ -197,7 +209,9 @@ def _play(
         task=task,
         wiki=wiki,
         system_prompt=system_prompt,
-        tools=engine.tool_schemas,
+        tools=tools,
+        tool_choice=TOOL_CHOICE if tau2 is not None else None,
+        wire_style="tau2" if tau2 is not None else "openai",
         llm=config.llm,
         seed=config.seed,
         trial=config.trial,
@@ -208,13 +222,15 @@ def _play(
         players.append(guard(build_agent(make_agent, context, label)))
         players.append(guard(make_user(task, config)))
         agent, user = players
-        messages.append({"role": "user", "content": user.first_message(), **_said(user)})
-        result.termination = _converse(
-            agent, user, engine, messages, records, config.max_steps, result, monitor
-        )
+        turn = _Turn(engine, messages, records, monitor, config.first_call_only)
+        if tau2 is not None:
+            result.termination = _converse_tau2(agent, user, turn, config.max_steps, tau2, result)
+        else:
+            messages.append({"role": "user", "content": user.first_message(), **_said(user)})
+            result.termination = _converse(agent, user, turn, config.max_steps, result)
     except ContextOverflow as exc:  # the model's limit: the episode ends, the run goes on
         user = players[1] if len(players) > 1 else None
-        result.model_end = overflow_record(exc, messages, engine.tool_schemas, user)
+        result.model_end = overflow_record(exc, messages, tools, user)
         result.termination = result.model_end["termination"]
     except (InfrastructureError, AgentCrashed) as exc:
         crashed = isinstance(exc, AgentCrashed)
@@ -239,7 +255,9 @@ def _play(
     result.efficiency = episode_efficiency(messages, result.tool_calls, result.usage, result.steps)
     result.compliance = monitor.finish(records)
     result.db_digest = engine.db_digest()
-    verdict = score_episode(task, gold, result.db_digest, messages, records, result.termination)
+    verdict = score_episode(
+        task, gold, result.db_digest, messages, records, result.termination, protocol=config.protocol
+    )
     result.outcome, result.reward, result.feedback = verdict.outcome, verdict.reward, verdict.feedback
     if result.model_end:  # the agent model's limit ended it: say so first
         result.feedback = end_line(result.model_end) + "\n" + result.feedback
@@ -261,17 +279,23 @@ def _usage(players: list[Any]) -> dict[str, Any]:
     return UsageMeter(calls).to_dict() if calls else {}
 
 
-def _converse(
-    agent: Agent,
-    user: UserSimulator,
-    engine: Engine,
-    messages: list[Message],
-    records: list[ToolCallRecord],
-    max_steps: int,
-    result: EpisodeResult,
-    monitor: ComplianceMonitor,
-) -> str:
-    """Alternate agent and user until someone ends the episode; return how it ended."""
+@dataclass
+class _Turn:
+    """What an agent's tool calls act on and are recorded in."""
+
+    engine: Engine
+    messages: list[Message]
+    records: list[ToolCallRecord]
+    monitor: ComplianceMonitor
+    first_call_only: bool = False
+
+    def tool_calls(self, tool_calls: list[dict[str, Any]], step: int) -> tuple[bool, int]:
+        return _run_tool_calls(tool_calls, step, self)
+
+
+def _converse(agent: Agent, user: UserSimulator, turn: _Turn, max_steps: int, result: EpisodeResult) -> str:
+    """taugepa's protocol: alternate agent and user until someone ends the episode."""
+    messages = turn.messages
     for step in range(1, max_steps + 1):
         result.steps = step
         reply = agent.act(messages)
@@ -282,8 +306,8 @@ def _converse(
             result.model_end = answer_record("agent", end, reply)
             return end
         if tool_calls:
-            ended = _run_tool_calls(tool_calls, step, engine, messages, records, monitor)
-            if ended:
+            transferred, _ = turn.tool_calls(tool_calls, step)
+            if transferred:
                 return "transfer"
             continue
         text = reply.get("content") or ""
@@ -301,43 +325,85 @@ def _converse(
     return "max_steps"
 
 
-def _run_tool_calls(
-    tool_calls: list[dict[str, Any]],
-    step: int,
-    engine: Engine,
-    messages: list[Message],
-    records: list[ToolCallRecord],
-    monitor: ComplianceMonitor,
-) -> bool:
-    """Execute the first call, refuse the rest; True if the agent transferred the user.
+def _converse_tau2(
+    agent: Agent, user: UserSimulator, turn: _Turn, max_steps: int, tau2: Tau2Protocol, result: EpisodeResult
+) -> str:
+    """tau2's orchestrator (`tau2.orchestrator.Orchestrator.run`): every message is a step.
 
-    The monitor checks a write against the policy on the database just before it runs.
+    The user speaks first (to the greeting), only the user ends the episode, all the calls
+    of a message run as one step, and after every step that does not go to the tools the
+    step limit and then the error limit are checked (the later wins, even over a user stop).
     """
-    transferred = False
+    messages = turn.messages
+    steps = errors = 0
+    ended: str | None = None
+    to, agent_text, pending = "user", "", []
+    while ended is None:
+        if to == "user":
+            text = user.reply(agent_text) if steps else user.first_message()
+            said = getattr(user, "last_answer", None)
+            messages.append({"role": "user", "content": text, **turn_fields(said)})
+            end = answer_end(said)
+            if end is not None:  # the user model's limit
+                result.model_end = answer_record("user", end, said or {})
+                return end
+            ended = "user_stop" if tau2.is_user_stop(text) else None
+            to = "agent"
+        elif to == "agent":
+            result.steps += 1
+            reply = agent.act(messages)
+            messages.append(reply)
+            end = answer_end(reply)
+            if end is not None:  # cut, filtered or refused: nothing of it is executed or passed on
+                result.model_end = answer_record("agent", end, reply)
+                return end
+            pending = reply.get("tool_calls") or []
+            agent_text, to = (reply.get("content") or ""), ("tools" if pending else "user")
+        else:
+            errors += turn.tool_calls(pending, result.steps)[1]
+            to = "agent"
+        steps += 1
+        if to == "tools":
+            continue
+        if steps >= max_steps:
+            ended = "max_steps"
+        if errors >= tau2.max_errors:
+            ended = "too_many_errors"
+    return ended
+
+
+def _run_tool_calls(tool_calls: list[dict[str, Any]], step: int, turn: _Turn) -> tuple[bool, int]:
+    """Execute the calls in order; (whether the agent transferred the user, how many failed).
+
+    The monitor checks each write against the policy on the database just before it runs.
+    A v1 replay (`first_call_only`) executes the first call and refuses the others.
+    """
+    transferred, failed = False, 0
     for position, call in enumerate(tool_calls):
         function = call.get("function") or {}
         name = str(function.get("name") or "")
         if len(name) > MAX_TOOL_NAME_CHARS:  # not a tool either way; the error need not echo it all
             name = name[:MAX_TOOL_NAME_CHARS] + "…"
         raw_arguments = function.get("arguments")
-        if position > 0:
+        if position > 0 and turn.first_call_only:
             content, is_error, executed, arguments = ONE_CALL_PER_TURN, True, False, raw_arguments
         else:
             arguments, parse_error = _parse_arguments(name, raw_arguments)
             if parse_error:
                 content, is_error = parse_error, True
             else:
-                monitor.before_call(name, arguments, step, len(records))
-                outcome = engine.call(name, arguments)
+                turn.monitor.before_call(name, arguments, step, len(turn.records))
+                outcome = turn.engine.call(name, arguments)
                 content, is_error = outcome.content, outcome.is_error
-                monitor.after_call(is_error)
-                transferred = name == TRANSFER_TOOL and not is_error
+                turn.monitor.after_call(is_error)
+                transferred = transferred or (name == TRANSFER_TOOL and not is_error)
             executed = True
-        records.append(ToolCallRecord(step, name, arguments, content, is_error, executed))
-        messages.append(
+        failed += is_error
+        turn.records.append(ToolCallRecord(step, name, arguments, content, is_error, executed))
+        turn.messages.append(
             {"role": "tool", "tool_call_id": call.get("id", ""), "name": name, "content": content}
         )
-    return transferred
+    return transferred, failed
 
 
 def _parse_arguments(name: str, raw: Any) -> tuple[Any, str | None]:

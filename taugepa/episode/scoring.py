@@ -1,9 +1,12 @@
-"""Verdicts and feedback, exactly as tau-bench scores an episode.
+"""Verdicts and feedback, exactly as tau-bench and tau2 score an episode.
 
-Reward is 1 only if the episode ended properly (user stop, agent stop or transfer), the
-final database equals the gold one, and every required output appears in some agent message
-(case-insensitive, commas removed from the message: tau-bench's rule). The feedback names
-what went wrong in terms a person and GEPA's reflection can act on.
+Reward is 1 only if the episode ended properly, the final database equals the gold one, and
+every required output appears in some agent message (case-insensitive, commas removed from
+the message). Under taugepa's protocol that is tau-bench's rule: a user stop, an agent stop
+or a transfer ends properly, and only messages to the user (no tool calls) count. Under
+tau2's, it is tau2's default reward basis (database and communicated information): only a
+user or agent stop ends properly, and any assistant message with text counts. The feedback
+names what went wrong in terms a person and GEPA's reflection can act on.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from taugepa.tasks.model import Task
 from taugepa.world.engine import write_tool_names
 
 PROPER_ENDINGS = ("user_stop", "agent_stop", "transfer")
+TAU2_PROPER_ENDINGS = ("user_stop", "agent_stop")  # tau2.evaluator.evaluator.evaluate_simulation
 MAX_DIFFERENCES = 6
 MAX_VALUE_CHARS = 160
 
@@ -31,18 +35,22 @@ class Verdict:
     outputs_missing: list[str] = field(default_factory=list)
 
 
-def missing_outputs(outputs: tuple[str, ...] | list[str], messages: list[Message]) -> list[str]:
+def missing_outputs(
+    outputs: tuple[str, ...] | list[str], messages: list[Message], *, with_tool_calls: bool = False
+) -> list[str]:
     """Required outputs that no reply to the user contains (tau-bench's matching rule).
 
     As in tau-bench, only assistant messages that speak to the user count: text that
-    accompanies a tool call is an action's preamble the user never receives.
+    accompanies a tool call is an action's preamble the user never receives. tau2 counts
+    every assistant message with text (`with_tool_calls`).
     """
     said = [
         message["content"].lower().replace(",", "")
         for message in messages
         if message.get("role") == "assistant"
         and isinstance(message.get("content"), str)
-        and not message.get("tool_calls")
+        and message["content"].strip()
+        and (with_tool_calls or not message.get("tool_calls"))
     ]
     return [output for output in outputs if not any(output.lower() in text for text in said)]
 
@@ -54,11 +62,14 @@ def score_episode(
     messages: list[Message],
     tool_calls: list[ToolCallRecord],
     termination: str,
+    *,
+    protocol: str = "taugepa",
 ) -> Verdict:
-    """The verdict of a finished episode on a valid task."""
+    """The verdict of a finished episode on a valid task, by the protocol's rule."""
+    tau2 = protocol == "tau2"
     db_match = db_digest == gold.db_digest
-    missing = missing_outputs(task.outputs, messages)
-    ended_properly = termination in PROPER_ENDINGS
+    missing = missing_outputs(task.outputs, messages, with_tool_calls=tau2)
+    ended_properly = termination in (TAU2_PROPER_ENDINGS if tau2 else PROPER_ENDINGS)
     passed = ended_properly and db_match and not missing
     if passed:
         feedback = "Passed: the final database matches the gold outcome"
@@ -69,7 +80,11 @@ def score_episode(
     if not ended_properly:
         lines.append(
             f"The episode did not end properly ({termination.replace('_', ' ')}): "
-            "tau-bench gives no reward unless the user stops or the agent transfers."
+            + (
+                "tau2 gives no reward unless the user ends the conversation."
+                if tau2
+                else "tau-bench gives no reward unless the user stops or the agent transfers."
+            )
         )
     if not db_match:
         lines.extend(describe_write_difference(task, tool_calls))

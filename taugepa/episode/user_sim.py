@@ -1,5 +1,10 @@
 """The LLM user simulator: a model plays the customer that a task's instruction describes.
 
+Under tau2's protocol (the default) its system prompt is tau2's, with the task's scenario as
+tau2 renders it, and its conversation opens with tau2's greeting
+(`taugepa.episode.tau2_protocol`); it has no turn limit of its own (tau2's step limit ends
+the episode). What follows is taugepa's own protocol (`--protocol taugepa`).
+
 The instruction goes verbatim into the simulator's system prompt, between markers. The
 simulator sees the conversation from the customer's side (the agent's messages are its
 `user` turns, its own are `assistant` turns), speaks first (its opening line is the first
@@ -11,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from taugepa.episode.settings import TAU2_PROTOCOL
+from taugepa.episode.tau2_protocol import instruction_from_scenario_prompt, scenario_text, tau2_protocol
 from taugepa.llm.client import ChatClient, client_for, recorded_completion
 from taugepa.llm.config import LLMConfig
 from taugepa.llm.usage import CallUsage
@@ -61,10 +68,10 @@ def user_system_prompt(instruction: str) -> str:
 
 
 def instruction_from_prompt(prompt: str) -> str | None:
-    """The instruction inside a simulator system prompt (None if it is not one)."""
+    """The instruction inside a simulator system prompt of either protocol (None if it is not one)."""
     start, end = prompt.find(INSTRUCTION_START + "\n"), prompt.rfind("\n" + INSTRUCTION_END)
     if start < 0 or end < start:
-        return None
+        return instruction_from_scenario_prompt(prompt)
     return prompt[start + len(INSTRUCTION_START) + 1 : end]
 
 
@@ -79,7 +86,10 @@ class LLMUserSimulator:
         *,
         temperature: float | None = 0.0,
         seed: int | None = None,
-        max_turns: int = 30,
+        max_turns: int | None = 30,
+        system_prompt: str | None = None,
+        greeting: str = AGENT_GREETING,
+        wire_style: str = "openai",
     ):
         self.client = client
         self.model = model
@@ -89,9 +99,10 @@ class LLMUserSimulator:
         self.turns = 0
         self.calls: list[CallUsage] = []
         self.last_answer: Message | None = None
+        self.wire_style = wire_style
         self.messages: list[Message] = [
-            {"role": "system", "content": user_system_prompt(instruction)},
-            {"role": "user", "content": AGENT_GREETING},
+            {"role": "system", "content": system_prompt or user_system_prompt(instruction)},
+            {"role": "user", "content": greeting},
         ]
 
     def first_message(self) -> str:
@@ -99,7 +110,7 @@ class LLMUserSimulator:
 
     def reply(self, agent_message: str) -> str:
         self.last_answer = None
-        if self.turns >= self.max_turns:
+        if self.max_turns is not None and self.turns >= self.max_turns:
             return f"{STOP_MARKER} (the simulated user reached its limit of {self.max_turns} messages)"
         self.messages.append({"role": "user", "content": agent_message})
         return self._say()
@@ -113,6 +124,7 @@ class LLMUserSimulator:
             messages=self.messages,
             temperature=self.temperature,
             seed=self.seed,
+            wire_style=self.wire_style,
         )
         self.last_answer = completion.message  # its finish_reason and refusal go into the transcript
         text = completion.message.get("content") or ""
@@ -124,6 +136,19 @@ class LLMUserSimulator:
 def make_llm_user(task: Any, config: Any) -> LLMUserSimulator:
     """The user factory for `run_episode` when the agent is an LLM (config.llm must be set)."""
     llm: LLMConfig = config.llm
+    if config.protocol == TAU2_PROTOCOL:
+        protocol = tau2_protocol()
+        return LLMUserSimulator(
+            client_for(llm.endpoint("user")),
+            llm.model("user"),
+            task.instruction,
+            temperature=llm.temperature,
+            seed=llm.trial_seed(config.trial),
+            max_turns=None,
+            system_prompt=protocol.user_system_prompt(scenario_text(task)),
+            greeting=protocol.greeting,
+            wire_style="tau2",
+        )
     return LLMUserSimulator(
         client_for(llm.endpoint("user")),
         llm.model("user"),

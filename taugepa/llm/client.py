@@ -131,16 +131,22 @@ class ChatClient:
         temperature: float | None = 0.0,
         seed: int | None = None,
         cache_if: Any = None,
+        tool_choice: str | None = None,
+        wire_style: str = "openai",
     ) -> Completion:
         """One assistant message for `messages`, from the cache or the endpoint.
 
         `cache_if(message)`, when given, says whether an answer may be cached (or replayed from
         the cache): the reflection model's empty proposals are not answers to keep.
+        `tool_choice` is sent with the tools when given; `wire_style` is how the messages are
+        written (`taugepa.llm.wire.wire_messages`: tau2's protocol writes them as tau2 does).
         """
         keep = cache_if or (lambda message: True)
-        request: dict[str, Any] = {"model": model, "messages": wire_messages(messages)}
+        request: dict[str, Any] = {"model": model, "messages": wire_messages(messages, wire_style)}
         if tools:
             request["tools"] = tools
+            if tool_choice is not None:
+                request["tool_choice"] = tool_choice
         if temperature is not None:
             request["temperature"] = temperature
         if seed is not None:

@@ -17,8 +17,16 @@ class MalformedResponse(Exception):
     """A 200 response whose body is not a chat completion (retried like a server error)."""
 
 
-def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The transcript in the strict OpenAI message format (drops fields only taugepa uses)."""
+WIRE_STYLES = ("openai", "tau2")
+
+
+def wire_messages(messages: list[dict[str, Any]], style: str = "openai") -> list[dict[str, Any]]:
+    """The transcript in the strict OpenAI message format (drops fields only taugepa uses).
+
+    `style="tau2"`: as tau2's requests carry it (`tau2_wire_messages`).
+    """
+    if style == "tau2":
+        return tau2_wire_messages(messages)
     wire = []
     for message in messages:
         role = message.get("role")
@@ -31,6 +39,47 @@ def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out["content"] = ""
         wire.append(out)
     return wire
+
+
+def tau2_wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The transcript as tau2's requests carry it (tau2's `to_litellm_messages`, then litellm,
+    which leaves out what is None): an assistant message has no `content` when it has none and
+    no `tool_calls` when it makes none; each tool call also names its tool at its top level and
+    its arguments are re-encoded with `json.dumps` (tau2 decodes them when they arrive)."""
+    wire: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.get("role")
+        content = message.get("content")
+        if role == "assistant":
+            out: dict[str, Any] = {"role": role}
+            if content is not None:
+                out["content"] = content
+            calls = message.get("tool_calls")
+            if calls:
+                out["tool_calls"] = [_tau2_call(call) for call in calls]
+            wire.append(out)
+        elif role == "tool":
+            wire.append({"role": role, "content": content, "tool_call_id": message.get("tool_call_id", "")})
+        else:
+            wire.append({"role": role, "content": content})
+    return wire
+
+
+def _tau2_call(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    try:
+        decoded = json.loads(arguments) if isinstance(arguments, str) else arguments
+        arguments = json.dumps(decoded if decoded is not None else {})
+    except ValueError:
+        pass  # sent as the model wrote it (tau2 itself would have stopped on it)
+    name = function.get("name")
+    return {
+        "id": call.get("id", ""),
+        "name": name,
+        "function": {"name": name, "arguments": arguments},
+        "type": "function",
+    }
 
 
 def assistant_message(body: Any) -> dict[str, Any]:

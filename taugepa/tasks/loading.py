@@ -277,6 +277,8 @@ def _parse_tau2(raw: bytes, set_name: str) -> list[Task]:
                 difficulty=None,
                 source=TAU2_AIRLINE,
                 metadata={
+                    # tau2's protocol renders the user's scenario from it (taugepa.episode.tau2_protocol)
+                    "tau2_user_scenario": entry["user_scenario"],
                     "purpose": checked.description.purpose if checked.description else None,
                     "nl_assertions": (criteria.nl_assertions if criteria else None) or [],
                 },
