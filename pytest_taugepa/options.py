@@ -146,13 +146,24 @@ def resolve_settings(config: pytest.Config, *, agent: str | None = None) -> Benc
     scores_out = resolve_path(scores_value, base) if scores_value else default_out
     check_output_file(scores_out, "--scores-out")  # before any episode, not after all of them
     wiki_path, wiki_text = resolve_wiki(lookup)
+    harness, gates = resolve_harness(lookup), resolve_gates(lookup)
+    if gates.baseline is not None:  # a baseline of another protocol is not a baseline
+        from taugepa.results.protocols import require_same_protocol
+
+        require_same_protocol(
+            [
+                (f"--baseline {gates.baseline.path}", gates.baseline.run),
+                ("this run", {"protocol": harness.protocol_info()}),
+            ],
+            "--baseline",
+        )
     return BenchmarkSettings(
-        harness=resolve_harness(lookup),
+        harness=harness,
         wiki_path=wiki_path,
         wiki_text=wiki_text,
         tasks=resolve_tasks(lookup),
         scores_out=scores_out,
-        gates=resolve_gates(lookup),
+        gates=gates,
         review=resolve_review(lookup),
         shard=parse_shard(str(shard_value)) if (shard_value := given(lookup, "shard")) else None,
     )

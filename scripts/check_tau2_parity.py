@@ -74,7 +74,9 @@ def run_taugepa(task: Any, base_url: str, protocol: str | None) -> tuple[float, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--protocol", help="taugepa's protocol to check (default: its default)")
     parser.add_argument("--tasks", type=int, default=50, help="how many of the 50 tasks (default all)")
     parser.add_argument("--out", help="write the per-task comparison here (JSON)")
@@ -139,7 +141,9 @@ def summarize(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> dict[str, 
             f"{side} requests: tau2 sent {tau2_sent}, taugepa {sent}; {compared} compared, "
             f"{identical} identical on every field"
         )
-        lines.append("    identical per field: " + ", ".join(f"{f} {per_field[f]}/{compared}" for f in fields))
+        lines.append(
+            "    identical per field: " + ", ".join(f"{f} {per_field[f]}/{compared}" for f in fields)
+        )
     agree = sum(1 for r in rows if r["tau2_reward"] == r["taugepa_reward"])
     tau2_pass = sum(r["tau2_reward"] for r in rows)
     ours_pass = sum(r["taugepa_reward"] for r in rows)

@@ -75,8 +75,33 @@ def test_invalid_task_reports_the_engine_error(all_tasks, gold_cache):
     assert "gold action 3 (book_reservation) fails in the engine" in result.feedback
 
 
-def test_only_the_first_tool_call_of_a_message_runs(all_tasks, gold_cache):
+@pytest.mark.parametrize("protocol", ["tau2", "taugepa"])
+def test_every_tool_call_of_a_message_runs_in_order(all_tasks, gold_cache, protocol):
     task = all_tasks["test-01"]  # gold: cancel_reservation only
+    (action,) = task.actions
+    certificate = {"user_id": task.user_id, "amount": 500}
+    reply = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            tool_call(action.name, json.dumps(action.kwargs), "a"),
+            tool_call("send_certificate", json.dumps(certificate), "b"),
+        ],
+    }
+    settings = HarnessSettings(agent="oracle", protocol=protocol)
+    result = run_episode(task, WIKI, settings, gold_cache=gold_cache, **scripted(reply))
+    assert result.outcome == FAILED  # the certificate was sent too
+    assert [(c["name"], c["executed"], c["is_error"]) for c in result.tool_calls] == [
+        (action.name, True, False),
+        ("send_certificate", True, False),
+    ]
+    tool_messages = [m for m in result.messages if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_messages] == ["a", "b"]
+    assert "send_certificate" in result.feedback
+
+
+def test_a_v1_replay_runs_only_the_first_tool_call_of_a_message(all_tasks, gold_cache):
+    task = all_tasks["test-01"]
     (action,) = task.actions
     reply = {
         "role": "assistant",
@@ -86,12 +111,11 @@ def test_only_the_first_tool_call_of_a_message_runs(all_tasks, gold_cache):
             tool_call("send_certificate", json.dumps({"user_id": task.user_id, "amount": 500}), "b"),
         ],
     }
-    result = run(task, gold_cache=gold_cache, **scripted(reply))
+    settings = HarnessSettings(agent="oracle", protocol="taugepa", first_call_only=True)
+    result = run_episode(task, WIKI, settings, gold_cache=gold_cache, **scripted(reply))
     assert result.outcome == PASSED  # the certificate was never sent
     skipped = result.tool_calls[1]
     assert not skipped["executed"] and "only one tool call per message" in skipped["result"]
-    tool_messages = [m for m in result.messages if m["role"] == "tool"]
-    assert [m["tool_call_id"] for m in tool_messages] == ["a", "b"]
 
 
 def test_malformed_arguments_and_unknown_tools_do_not_end_the_episode(all_tasks, gold_cache):
@@ -114,30 +138,50 @@ def test_malformed_arguments_and_unknown_tools_do_not_end_the_episode(all_tasks,
 def test_max_steps_gives_no_reward_even_with_the_right_database(all_tasks, gold_cache):
     task = all_tasks["easy-000"]  # read-only gold: the database is right from the start
     looping = [{"role": "assistant", "tool_calls": [tool_call("list_all_airports", "{}")]}] * 40
-    result = run_episode(
-        task, WIKI, HarnessSettings(agent="oracle", max_steps=5), gold_cache=gold_cache, **scripted(*looping)
-    )
+    settings = HarnessSettings(agent="oracle", protocol="taugepa", max_steps=5)
+    result = run_episode(task, WIKI, settings, gold_cache=gold_cache, **scripted(*looping))
     assert result.outcome == FAILED and result.termination == "max_steps" and result.steps == 5
     assert "did not end properly (max steps)" in result.feedback
+    # tau2 counts every message: the user's opening, then each agent message and its results
+    settings = HarnessSettings(agent="oracle", protocol="tau2", max_steps=5)
+    result = run_episode(task, WIKI, settings, gold_cache=gold_cache, **scripted(*looping))
+    assert result.outcome == FAILED and result.termination == "max_steps" and result.steps == 2
+    assert "tau2 gives no reward unless the user ends the conversation" in result.feedback
 
 
-def test_transfer_and_agent_stop_end_the_episode(all_tasks, gold_cache):
+def test_tau2_stops_after_too_many_tool_errors(all_tasks, gold_cache):
+    failing = [{"role": "assistant", "tool_calls": [tool_call("get_reservation_details", "{}")]}] * 20
+    settings = HarnessSettings(agent="oracle", protocol="tau2")
+    result = run_episode(all_tasks["easy-000"], WIKI, settings, gold_cache=gold_cache, **scripted(*failing))
+    assert result.termination == "too_many_errors" and result.outcome == FAILED
+    assert len(result.tool_calls) == 10 and all(c["is_error"] for c in result.tool_calls)
+
+
+def test_transfer_and_agent_stop_end_the_episode_under_taugepas_protocol(all_tasks, gold_cache):
     task = all_tasks["test-13"]  # gold: transfer_to_human_agents
     transfer = {
         "role": "assistant",
         "tool_calls": [tool_call("transfer_to_human_agents", '{"summary": "x"}')],
     }
-    result = run(
-        task, gold_cache=gold_cache, **scripted(transfer, {"role": "assistant", "content": "never said"})
-    )
+    settings = HarnessSettings(agent="oracle", protocol="taugepa")
+    after = {"role": "assistant", "content": "never said"}
+    result = run_episode(task, WIKI, settings, gold_cache=gold_cache, **scripted(transfer, after))
     assert result.termination == "transfer" and result.outcome == PASSED
     assert all(m.get("content") != "never said" for m in result.messages)
-    stop = run(
-        all_tasks["easy-000"],
-        gold_cache=gold_cache,
-        **scripted({"role": "assistant", "content": "Bye ###STOP###"}),
-    )
+    bye = {"role": "assistant", "content": "Bye ###STOP###"}
+    stop = run_episode(all_tasks["easy-000"], WIKI, settings, gold_cache=gold_cache, **scripted(bye))
     assert stop.termination == "agent_stop" and stop.outcome == PASSED
+    # under tau2's, neither ends it: the user does, after the agent's next text
+    settings = HarnessSettings(agent="oracle", protocol="tau2")
+    result = run_episode(task, WIKI, settings, gold_cache=gold_cache, **scripted(transfer, after))
+    assert result.termination == "user_stop" and result.outcome == PASSED
+    assert [m["role"] for m in result.messages] == ["system", "assistant", "user", "assistant", "tool"] + [
+        "assistant",
+        "user",
+    ]
+    assert result.messages[-2]["content"] == "never said" and result.messages[1]["greeting"]
+    stop = run_episode(all_tasks["easy-000"], WIKI, settings, gold_cache=gold_cache, **scripted(bye))
+    assert stop.termination == "user_stop" and stop.outcome == PASSED
 
 
 def test_required_outputs_follow_tau_bench_matching(all_tasks, gold_cache):
@@ -190,4 +234,8 @@ def test_config_is_validated():
     with pytest.raises(ConfigError, match="unknown --agent 'gpt': choose one of llm, oracle, null"):
         HarnessSettings(agent="gpt")
     with pytest.raises(ConfigError, match="at least 1"):
-        HarnessSettings(agent="oracle", max_steps=0)
+        HarnessSettings(agent="oracle", max_steps=-1)
+    with pytest.raises(ConfigError, match="unknown protocol 'tau3'"):
+        HarnessSettings(agent="oracle", protocol="tau3")
+    assert HarnessSettings(agent="oracle").max_steps == 200  # tau2's default (every message a step)
+    assert HarnessSettings(agent="oracle", protocol="taugepa").max_steps == 30  # agent messages

@@ -29,6 +29,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taugepa.guards.output_paths import check_output_file
+    from taugepa.results.protocols import protocol_difference
     from taugepa.results.report import headline, write_report
     from taugepa.results.report_causes import cause_lines
 
@@ -37,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     runs = write_report(args.scores, out, args.title)
     labels = ", ".join(run.label for run in runs)
     print(f"report of {len(runs)} scores file(s) ({labels}) written to {out}")
+    difference = protocol_difference([(run.label, run.scores.run) for run in runs])
+    if difference:
+        print(f"note: {difference}: their pass rates are not comparable")
     for report_run in runs:
         print(headline(report_run))
     for report_run in runs:

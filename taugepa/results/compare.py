@@ -268,7 +268,10 @@ def _breakdown(tasks: Sequence[str], base: dict, cand: dict, key: str) -> dict[s
 
 
 def compare_scores(baseline: Scores, candidate: Scores, alpha: float = 0.05, seed: int = 0) -> Comparison:
-    """Compare `candidate` against `baseline` on the tasks both scored."""
+    """Compare `candidate` against `baseline` on the tasks both scored (of one protocol)."""
+    from taugepa.results.protocols import require_same_protocol
+
+    require_same_protocol([(baseline.path, baseline.run), (candidate.path, candidate.run)], "taugepa compare")
     base, cand = _task_table(baseline), _task_table(candidate)
     order = {task: i for i, task in enumerate(base)}
     shared = sorted(set(base) & set(cand), key=order.__getitem__)

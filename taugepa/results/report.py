@@ -137,6 +137,7 @@ def build_report(runs: Sequence[ReportRun], title: str) -> str:
             for run in runs
             if run.scores.partial
         ],
+        *protocol_notes(runs),
         summary_table(runs),
         "<h2>Charts</h2>",
         charts([run.label for run in runs], [run.summary for run in runs]),
@@ -180,6 +181,21 @@ def headline(run: ReportRun) -> str:
     return line
 
 
+def protocol_notes(runs: Sequence[ReportRun]) -> list[str]:
+    """A warning above the tables when the runs' conversation protocols (or tau2 versions) differ."""
+    from taugepa.results.protocols import protocol_difference, version_note
+
+    labelled = [(run.label, run.scores.run) for run in runs]
+    notes = []
+    difference = protocol_difference(labelled)
+    if difference:
+        notes.append(f"{difference}: their pass rates are not comparable")
+    note = version_note(labelled)
+    if note:
+        notes.append(f"{note}: the prompts may differ")
+    return [f'<p class="tg-partial" id="protocols">Note: {escape(text)}.</p>' for text in notes]
+
+
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
@@ -188,6 +204,7 @@ def summary_table(runs: Sequence[ReportRun]) -> str:
     trials = max(run.summary["pass_k"]["trials"] for run in runs)
     rows: list[tuple[str, list[str]]] = [
         ("agent", [_agent(run.scores.run) for run in runs]),
+        ("protocol", [_protocol(run.scores.run) for run in runs]),
         ("wiki", [_wiki(run.scores.run) for run in runs]),
         ("tasks", [_sources(run.scores.run) for run in runs]),
         ("trials", [str(run.summary["pass_k"]["trials"]) for run in runs]),
@@ -288,6 +305,12 @@ def _agent(run: dict[str, Any]) -> str:
     if models:
         text += " (" + escape(", ".join(f"{k}: {v}" for k, v in models.items())) + ")"
     return text
+
+
+def _protocol(run: dict[str, Any]) -> str:
+    from taugepa.results.protocols import protocol_label, run_protocol
+
+    return escape(protocol_label(run_protocol(run)))
 
 
 def _wiki(run: dict[str, Any]) -> str:

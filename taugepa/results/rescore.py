@@ -4,9 +4,10 @@ A recorded run (from tau-bench's `run.py`, or tau2's results file) is replayed t
 `taugepa.episode.run_episode`, the one episode loop: a replay agent repeats the recorded
 assistant messages and a replay user the recorded user messages, while taugepa's engine
 executes the tool calls afresh and `taugepa.episode.scoring` gives the verdict. So the replay follows
-the same rules as a live run: one tool call per assistant message is executed (tau-bench
-executed only the first; the others are refused), the episode ends on the user's
-`###STOP###` or a transfer, and there is no reward otherwise.
+the same rules as a live run under taugepa's protocol (tau-bench's): the episode ends on the
+user's `###STOP###` or a transfer, and there is no reward otherwise; as tau-bench executed
+only the first tool call of a message, so does the replay of its records (the others are
+refused).
 
 tau2 executed every tool call of a message: its records are replayed one call per step
 (same calls, same order, same database), and the greeting tau2's agent opens with is kept
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from taugepa.episode.run import EpisodeResult, run_episode
-from taugepa.episode.settings import HarnessSettings
+from taugepa.episode.settings import TAUGEPA_PROTOCOL, HarnessSettings
 from taugepa.errors import ConfigError, InfrastructureError
 from taugepa.guards.limits import MAX_RESULTS_FILE_BYTES
 from taugepa.guards.safe_json import read_json_file
@@ -335,6 +336,8 @@ def rescore_run(
     agent_turns, user_turns = replay_turns(run)
     config = HarnessSettings(
         agent="llm",  # the replay agent stands in for the recorded model
+        protocol=TAUGEPA_PROTOCOL,  # tau-bench's scoring rule, which both harnesses' verdicts share
+        first_call_only=run.source_format == TAU_BENCH,  # v1 executed only a message's first call
         max_steps=max(1, len(agent_turns)),
         think_tool=think_tool,
         trial=run.trial,

@@ -3,8 +3,8 @@
 `RecordingServer` serves two deterministic models on 127.0.0.1 and keeps every request body:
 
 - `parity-agent` plays a task's gold actions: its first message makes two tool calls at once
-  (a `calculate` and a lookup of a reservation that does not exist, so a tool error), then one
-  gold action per message, then a text that says the task's required outputs; on every other
+  (a lookup of a reservation that does not exist, so a tool error, and the first gold
+  action), then one gold action per message, then a text that says the task's required outputs; on every other
   task the user then asks for a human, and the agent transfers (`transfer_to_human_agents`,
   then tau2's transfer text);
 - `parity-user` opens with a line naming the task, asks for a human or ends the conversation
@@ -42,14 +42,17 @@ def transfers(task: Task) -> bool:
 
 
 def agent_plan(task: Task) -> list[list[tuple[str, dict[str, Any]]] | str]:
-    """The agent's messages: lists of tool calls, or a text."""
-    plan: list[list[tuple[str, dict[str, Any]]] | str] = [
-        [
-            ("calculate", {"expression": "2 + 2"}),
-            ("get_reservation_details", {"reservation_id": MISSING_RESERVATION}),
-        ]
-    ]
-    plan += [[(action.name, dict(action.kwargs))] for action in task.actions]
+    """The agent's messages: lists of tool calls, or a text.
+
+    The first message makes two calls: a lookup that fails (a tool error), then the first
+    gold action (or a `calculate` when there is none), so a harness that runs only the
+    first call of a message misses a gold action.
+    """
+    gold = [(action.name, dict(action.kwargs)) for action in task.actions]
+    failing = ("get_reservation_details", {"reservation_id": MISSING_RESERVATION})
+    first = gold[0] if gold else ("calculate", {"expression": "2 + 2"})
+    plan: list[list[tuple[str, dict[str, Any]]] | str] = [[failing, first]]
+    plan += [[call] for call in gold[1:]]
     plan.append("Your request has been handled. " + " ".join(task.outputs))
     if transfers(task):
         plan.append([("transfer_to_human_agents", {"summary": "The customer asked for a human agent."})])
