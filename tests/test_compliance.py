@@ -178,7 +178,7 @@ def test_scripted_agents_that_break_conversation_rules_on_purpose(scenarios, wik
     chatty = play([terse], wiki, gold_cache, Conduct(confirm_writes=True, chatty=True))
 
     result = two_calls["rules-0"]
-    assert result.outcome == PASSED  # the second call was refused, the database is right
+    assert result.outcome == PASSED  # the second call (a calculation) ran too, the database is right
     assert rules(result, "definite") == ["turn.one_tool_call"]
     assert "makes 2 tool calls in one message" in result.compliance["violations"][0]["message"]
 
@@ -302,4 +302,4 @@ def test_the_scripted_server_command_breaks_rules_from_a_plays_file(scenarios, w
         server.terminate()
         server.wait(timeout=10)
     assert result.outcome == FAILED and rules(result) == ["cancel.flown"]
-    assert "Do you confirm?" in result.messages[2]["content"]
+    assert "Do you confirm?" in result.messages[3]["content"]  # after tau2's greeting and the user

@@ -23,6 +23,7 @@ from taugepa.episode.fewshot import (
 )
 from taugepa.episode.run import run_episode
 from taugepa.episode.settings import HarnessSettings
+from taugepa.episode.tau2_protocol import tau2_protocol
 from taugepa.errors import ConfigError
 from taugepa.optimize.fewshot_seed import check_sources, seed_demonstrations
 from taugepa.tasks.loading import load_tasks
@@ -34,7 +35,9 @@ from taugepa.testing.scripted_server import ScriptedServer
 REPO = Path(__file__).resolve().parent.parent
 KEY_ENV = "TAUGEPA_FEWSHOT_TEST_KEY"
 DEMOS = (
-    Demonstration("gen-001", 'Customer: add a bag\nAgent calls update_reservation_baggages(reservation_id="X")'),  # noqa: E501
+    Demonstration(
+        "gen-001", 'Customer: add a bag\nAgent calls update_reservation_baggages(reservation_id="X")'
+    ),  # noqa: E501
     Demonstration("gen-004", "Customer: cancel it\nAgent: Done."),
 )
 
@@ -66,9 +69,13 @@ def test_the_agent_sees_the_block_after_the_wiki_and_compliance_judges_the_wiki_
     assert text.startswith("policy\n\n" + FEWSHOT_HEADING) and "### Example 2 (from task gen-004)" in text
     task = load_tasks(["taugepa-airline"]).tasks[1]
     result = run_episode(task, "the wiki", HarnessSettings(agent="oracle", fewshot=DEMOS))
-    assert result.messages[0]["content"] == agent_policy_text("the wiki", DEMOS)
+    # under tau2's protocol (the default) the block stands in tau2's <policy> slot, after the wiki
+    wrapped = tau2_protocol().agent_system_prompt(agent_policy_text("the wiki", DEMOS))
+    assert result.messages[0]["content"] == wrapped
     plain = run_episode(task, "the wiki", HarnessSettings(agent="oracle"))
-    assert plain.messages[0]["content"] == "the wiki" and result.compliance == plain.compliance
+    assert result.compliance == plain.compliance
+    own = run_episode(task, "the wiki", HarnessSettings(agent="oracle", protocol="taugepa", fewshot=DEMOS))
+    assert own.messages[0]["content"] == agent_policy_text("the wiki", DEMOS)  # taugepa's: the text alone
 
 
 def test_seeds_come_from_passed_training_episodes_only():

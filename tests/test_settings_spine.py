@@ -43,7 +43,7 @@ LLM = LLMConfig(
 SETTINGS = [
     HarnessSettings(agent="oracle"),
     HarnessSettings(agent="null", trials=3, max_steps=5, think_tool=False),
-    HarnessSettings(agent="llm", llm=LLM, trials=2, concurrency=16, max_cost=4.0),
+    HarnessSettings(agent="llm", llm=LLM, trials=2, concurrency=16, max_cost=4.0, protocol="taugepa"),
     HarnessSettings(
         agent="llm",
         llm=dataclasses.replace(LLM, cache=True, cache_dir="/tmp/somewhere", temperature=0.5, seed=None),

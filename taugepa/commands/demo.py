@@ -70,6 +70,10 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help=f"a new or empty folder for everything the demo writes (default ./{DEFAULT_OUT})",
     )
+    from taugepa.episode.options import HARNESS_OPTIONS
+    from taugepa.options import add_arguments, pick
+
+    add_arguments(parser, pick(HARNESS_OPTIONS, "protocol"))
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -85,6 +89,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from taugepa.episode.settings import DEFAULT_PROTOCOL
     from taugepa.errors import ConfigError
     from taugepa.optimize.adapter import default_benchmarks_dir
 
@@ -99,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ[KEY_ENV] = "demo-key-for-the-scripted-server"
     say = Steps()
     agent = HASTY_AGENT_MODEL if args.hasty_agent else WIKI_AGENT_MODEL
+    protocol = args.protocol or DEFAULT_PROTOCOL
     with ScriptedServerProcess(out / "scripted-server.log") as server:
         say.step(f"scripted server: {server.base_url} (models: {', '.join(server.models)})")
         say.line(f"started as: {' '.join(server.command_for_humans)}")
@@ -106,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
             say.line(line)
         llm = ["--agent-model", agent, "--user-model", USER_MODEL, "--base-url", server.base_url]
         llm += ["--api-key-env", KEY_ENV, "--llm-cache", str(out / "llm-cache")]
+        llm += ["--protocol", protocol]
         seed, _ = benchmark(say, "benchmark the seed wiki (tau2's policy)", suite, out, "seed", size, llm)
-        best_wiki = optimize(say, out / "optimize", size, server.base_url, agent, args.hasty_agent)
+        best_wiki = optimize(say, out / "optimize", size, server.base_url, agent, args.hasty_agent, protocol)
         title = "benchmark the optimized wiki"
         gates = ["--baseline", str(seed), "--max-regression", "0", "--max-compliance-regression", "15%"]
         best, best_status = benchmark(say, title, suite, out, "best", size, llm, wiki=best_wiki, gates=gates)
@@ -262,7 +269,9 @@ def benchmark(
     return scores, done.returncode
 
 
-def optimize(say: Steps, run_dir: Path, size: DemoSize, base_url: str, agent: str, hasty: bool) -> Path:
+def optimize(
+    say: Steps, run_dir: Path, size: DemoSize, base_url: str, agent: str, hasty: bool, protocol: str
+) -> Path:
     """`taugepa optimize` in this process, through the command's own settings and run."""
     from taugepa.commands.optimize import build_settings
     from taugepa.commands.optimize import register as register_optimize
@@ -274,7 +283,7 @@ def optimize(say: Steps, run_dir: Path, size: DemoSize, base_url: str, agent: st
         "--reflection-model", REFLECTION_MODEL, "--base-url", base_url, "--api-key-env", KEY_ENV,
         "--budget", str(size.budget), "--val-size", str(size.val_size), "--train-size", str(size.train_size),
         "--minibatch-size", "3", "--run-dir", str(run_dir), "--concurrency", "8",
-        "--llm-cache", str(run_dir.parent / "llm-cache"),
+        "--llm-cache", str(run_dir.parent / "llm-cache"), "--protocol", protocol,
         *(["--violation-penalty", "0", "--selection", "pass-rate"] if hasty else []),
     ]  # fmt: skip
     say.step(f"optimize the wiki with GEPA on {TRAIN} (budget {size.budget} episodes)")

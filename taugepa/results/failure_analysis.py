@@ -306,11 +306,14 @@ def _agent_cause(task: Task, result: dict[str, Any], divergence: Divergence | No
         return Failure("tool_error_loop", f"{loop} tool calls in a row returned an error ({names})")
     if termination == "max_steps":
         return Failure("step_limit", f"the step limit ended the episode; {_write_text(divergence)}")
+    if termination == "too_many_errors":  # tau2's protocol: its limit of tool errors
+        return Failure("tool_error_loop", f"too many tool errors ended it; {_write_text(divergence)}")
     messages = result.get("messages") or []
     last_user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     if termination == "user_stop" and USER_TURN_LIMIT in str(last_user.get("content") or ""):
         return Failure("step_limit", f"the user simulator's turn limit ended it; {_write_text(divergence)}")
-    if termination == "transfer" and TRANSFER_TOOL not in {a.name for a in task.actions}:
+    transferred = any(c.get("name") == TRANSFER_TOOL and not c.get("is_error") for c in calls)
+    if (termination == "transfer" or transferred) and TRANSFER_TOOL not in {a.name for a in task.actions}:
         return Failure("transfer", f"the agent transferred the user; {_write_text(divergence)}")
     broken = _broken_rule(result, divergence)
     if broken:

@@ -70,8 +70,8 @@ ONE_CALL = register(
         CONVERSATION,
         (DEFINITE,),
         Q_ONE_CALL,
-        note=NOTE + " The episode executes only the first call of a message and answers the others with "
-        "an error.",
+        note=NOTE + " The episode executes every call of the message in order (as tau2 does), each "
+        "judged by what it did; a replay of a tau-bench v1 recording executes only the first.",
     )
 )
 CALL_WITH_TEXT = register(

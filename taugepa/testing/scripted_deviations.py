@@ -27,7 +27,7 @@ from typing import Any
 from taugepa.episode.user_sim import instruction_from_prompt
 from taugepa.protocol import STOP_MARKER
 from taugepa.tasks.model import Action, Task
-from taugepa.testing.scripted_models import CONFIRM_QUESTION, ExtraModel, ScriptedModels
+from taugepa.testing.scripted_models import CONFIRM_QUESTION, ExtraModel, ScriptedModels, offered_tools
 from taugepa.world.engine import write_tool_names
 
 DEVIANT_USER_MODEL = "scripted-deviant-user"
@@ -68,13 +68,13 @@ def deviation_models(deviations: Deviations) -> dict[str, ExtraModel]:
         messages = body.get("messages") or []
         task = models.task_of(messages)
         if task is None:
-            return models._agent(messages, digest)
+            return models._agent(messages, digest, offered=offered_tools(body))
         user_texts = [str(m.get("content") or "") for m in messages if m.get("role") == "user"][1:]
         stated = [code for text in user_texts for code in _RESERVATION.findall(text)]
         plan = models.plays.get(task.id, task.actions)
         if stated:
             plan = [_with_reservation(action, stated[-1], models.writes) for action in plan]
-        return models._agent(messages, digest, plan=plan)
+        return models._agent(messages, digest, plan=plan, offered=offered_tools(body))
 
     return {DEVIANT_USER_MODEL: deviant_user, TRUSTING_AGENT_MODEL: trusting_agent}
 

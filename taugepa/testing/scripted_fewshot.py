@@ -20,7 +20,7 @@ from typing import Any
 
 from taugepa.episode.agent_policy import FEWSHOT_HEADING
 from taugepa.episode.fewshot import NO_DEMONSTRATIONS, Demonstration, parse_block, render_block
-from taugepa.testing.scripted_models import ScriptedModels
+from taugepa.testing.scripted_models import ScriptedModels, offered_tools
 from taugepa.testing.scripted_optimizer import reflector, rule_sentence
 from taugepa.world.engine import write_tool_names
 
@@ -49,7 +49,9 @@ def fewshot_agent(models: ScriptedModels, body: dict[str, Any], digest: str) -> 
     if task is not None:
         known = shown | {name for name in writes if rule_sentence(name) in system}
         plan = [a for a in task.actions if a.name not in writes or a.name in known]
-    return models._agent(messages, digest, plan=plan, confirm=True)  # asks before each write
+    return models._agent(
+        messages, digest, plan=plan, confirm=True, offered=offered_tools(body)
+    )  # asks before each write
 
 
 def fewshot_reflector(models: ScriptedModels, body: dict[str, Any], digest: str) -> dict[str, Any]:

@@ -14,7 +14,8 @@
 - `extra` models (e.g. `taugepa.testing.scripted_optimizer`'s) are served by name.
 
 Agent misbehaviour (malformed tool-call JSON, an unknown tool name, two calls in one
-message) is drawn per request from `Faults`, after which the scripted agent recovers.
+message: the right one and a harmless `calculate`) is drawn per request from `Faults`, after
+which the scripted agent recovers.
 `taugepa.testing.scripted_server` serves these models over HTTP.
 """
 
@@ -41,6 +42,9 @@ TRANSIENT_KINDS = ("429", "500", "503", "timeout", "disconnect", "garbage")
 CONFIRM_QUESTION = "Do you confirm? Please answer yes or no."
 
 CHATTY_LINE = "One moment, let me take care of that."
+
+# The second call of a `parallel_calls` misbehaviour: harmless, so the episode still passes.
+PARALLEL_TOOL, PARALLEL_ARGUMENTS = "calculate", {"expression": "1 + 1"}
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ class ScriptedModels:
             return self.extra[model](self, body, digest)
         if model == USER_MODEL:
             return self._user(body.get("messages") or [])
-        return self._agent(body.get("messages") or [], digest)
+        return self._agent(body.get("messages") or [], digest, offered=offered_tools(body))
 
     def _user(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         system = next((m.get("content") or "" for m in messages if m.get("role") == "system"), "")
@@ -146,18 +150,32 @@ class ScriptedModels:
         digest: str,
         plan: Sequence[Action] | None = None,
         confirm: bool | None = None,
+        offered: frozenset[str] | None = None,
     ) -> dict[str, Any]:
         """Call `plan` (default: the task's plays, else its gold) one per turn, then close.
 
-        `confirm` (default: the conduct's) asks the user for a yes before each write."""
+        `confirm` (default: the conduct's) asks the user for a yes before each write. Gold
+        actions of tools the request does not offer (v1's `think` under tau2's protocol) are
+        left out, as a model could not call them. Progress counts the successful results of
+        each message's first call (a `parallel_calls` extra is not a step of the plan).
+        """
         task = self.task_of(messages)
         if task is None:
             return {"role": "assistant", "content": "Sorry, I cannot tell which task this is."}
         actions = tuple(plan) if plan is not None else self.plays.get(task.id, task.actions)
+        if offered is not None:
+            actions = tuple(action for action in actions if action.name in offered)
+        firsts = {
+            str(m["tool_calls"][0].get("id"))
+            for m in messages
+            if m.get("role") == "assistant" and m.get("tool_calls")
+        }
         done = sum(
             1
             for m in messages
-            if m.get("role") == "tool" and not str(m.get("content") or "").startswith("Error:")
+            if m.get("role") == "tool"
+            and str(m.get("tool_call_id")) in firsts
+            and not str(m.get("content") or "").startswith("Error:")
         )
         if done >= len(actions):
             closing = "Your request has been handled."
@@ -193,8 +211,9 @@ class ScriptedModels:
         if draw < faults.unknown_tool:
             return {**call, "function": {**function, "name": "lookup_" + function["name"]}}, []
         draw -= faults.unknown_tool
-        if draw < faults.parallel_calls:
-            return call, [{**call, "id": call["id"][:-1] + "1"}]
+        if draw < faults.parallel_calls:  # a second, read-only call in the same message
+            extra = {"name": PARALLEL_TOOL, "arguments": json.dumps(PARALLEL_ARGUMENTS)}
+            return call, [{**call, "id": call["id"][:-1] + "1", "function": extra}]
         return call, []
 
     def misbehaviour_of(self, message: dict[str, Any]) -> str | None:
@@ -207,6 +226,16 @@ class ScriptedModels:
         if calls and calls[0]["function"]["arguments"].endswith(",}"):
             return "malformed_arguments"
         return None
+
+
+def offered_tools(body: dict[str, Any]) -> frozenset[str] | None:
+    """The tool names a request offers (None when it sends no tools)."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return None
+    return frozenset(
+        str((tool.get("function") or {}).get("name")) for tool in tools if isinstance(tool, dict)
+    )
 
 
 def _answered(messages: list[dict[str, Any]]) -> bool:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from taugepa.testing.scripted_models import ScriptedModels
+from taugepa.testing.scripted_models import ScriptedModels, offered_tools
 from taugepa.world.engine import write_tool_names
 from taugepa.world.policy_sections import heading_subject, section_about, split_sections
 
@@ -76,7 +76,7 @@ def _wiki_agent(models: ScriptedModels, body: dict[str, Any], digest: str, hasty
         plan = [a for a in task.actions if a.name not in writes or _knows(wiki, a.name)]
         # it asks before its writes unless it is hasty or a hasty sentence taught it one of them
         hasty = hasty or any(hasty_sentence(a.name) in wiki for a in taught)
-    return models._agent(messages, digest, plan=plan, confirm=not hasty)
+    return models._agent(messages, digest, plan=plan, confirm=not hasty, offered=offered_tools(body))
 
 
 def _knows(wiki: str, tool: str) -> bool:
@@ -107,7 +107,7 @@ def section_agent(models: ScriptedModels, body: dict[str, Any], digest: str) -> 
     task = models.task_of(messages)
     writes = write_tool_names()
     plan = None if task is None else [a for a in task.actions if a.name not in writes or knows(a.name)]
-    return models._agent(messages, digest, plan=plan, confirm=True)
+    return models._agent(messages, digest, plan=plan, confirm=True, offered=offered_tools(body))
 
 
 def reflector(models: ScriptedModels, body: dict[str, Any], digest: str) -> dict[str, Any]:
