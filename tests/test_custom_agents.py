@@ -178,7 +178,7 @@ def test_what_act_may_answer(tau2_tasks, gold_cache):
         kind: run_episode(
             task,
             WIKI,
-            HarnessSettings(agent="oracle", max_steps=3),
+            HarnessSettings(agent="oracle", max_steps=3, protocol="taugepa"),  # the wiki as system prompt
             make_agent=lambda context, answer=answer: OneAnswer(context, answer),
             gold_cache=gold_cache,
         )
@@ -195,7 +195,7 @@ def test_what_act_may_answer(tau2_tasks, gold_cache):
     wrong = run_episode(
         task,
         WIKI,
-        HarnessSettings(agent="oracle"),
+        HarnessSettings(agent="oracle", protocol="taugepa"),
         make_agent=lambda context: OneAnswer(context, 42),
         gold_cache=gold_cache,
     )
@@ -321,8 +321,7 @@ def test_an_agent_gets_a_copy_of_the_transcript_it_cannot_rewrite(tau2_tasks, go
                 return Reply(tool_calls=[ToolCall(action.name, dict(action.kwargs))])
             return "Done."
 
-    result = run_episode(
-        task, WIKI, HarnessSettings(agent="oracle"), make_agent=Vandal, gold_cache=gold_cache
-    )
+    settings = HarnessSettings(agent="oracle", protocol="taugepa")  # the wiki alone as system prompt
+    result = run_episode(task, WIKI, settings, make_agent=Vandal, gold_cache=gold_cache)
     assert "vandalised" not in json.dumps(result.messages)
     assert result.messages[0]["content"].startswith(WIKI)
