@@ -337,7 +337,8 @@ def _converse_tau2(
     messages = turn.messages
     steps = errors = 0
     ended: str | None = None
-    to, agent_text, pending = "user", "", []
+    to, agent_text = "user", ""
+    pending: list[dict[str, Any]] = []
     while ended is None:
         if to == "user":
             text = user.reply(agent_text) if steps else user.first_message()

