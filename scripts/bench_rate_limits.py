@@ -193,9 +193,10 @@ def measure(name: str, args: argparse.Namespace, plays: Path, work: Path, refere
         first, last = served_stats[0]["first_request_at"], served_stats[0]["last_answer_at"]
         rate = served / (last - first) if last and first and last > first else float("nan")
         busiest = served_stats[0]["rate_limit"]["max_per_second"]
+        ten = served_stats[0]["rate_limit"]["max_per_10_seconds"]
         line += (
-            f"; the server saw {rate:.2f} requests/s on average and at most {busiest} in any second "
-            f"(cap {args.rps:g}/s for both workers together)"
+            f"; the server saw {rate:.2f} requests/s on average, at most {ten} in any 10 seconds and "
+            f"{busiest} in any second (cap {args.rps:g}/s for both workers together)"
         )
     if notes:
         line += f"\n    the run said: {notes}"

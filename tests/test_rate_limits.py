@@ -150,3 +150,28 @@ def test_the_limiting_line():
     line = limiting_line("agent", "https://api.openai.com/v1", 3, 16)
     assert line.startswith("rate limited by the agent endpoint https://api.openai.com/v1: ")
     assert "running 3 in flight instead of 16" in line
+
+
+def test_a_429_starts_pacing_at_the_stated_limit_and_growth_waits_for_room():
+    gate = EndpointGate("http://x/v1")
+    gate.acquire(100)
+    stated = {"x-ratelimit-limit-requests": "300", "x-ratelimit-remaining-requests": "0"}
+    pause = gate.refused(stated, 0.2)
+    assert pause == 0.2 and gate.rate == pytest.approx(5.0 * rate_limits.MARGIN)  # 300 a minute
+    paced = gate.rate
+    gate.acquire(100)
+    gate.answered({**stated, "x-ratelimit-remaining-requests": "0"}, 0.3)
+    assert gate.rate == paced  # no room left: the pace holds
+    gate.acquire(100)
+    gate.answered({**stated, "x-ratelimit-remaining-requests": "3"}, 0.3)
+    assert gate.rate == pytest.approx(paced)  # room, but never above the stated limit (less the margin)
+
+
+def test_without_a_stated_limit_the_pause_sets_the_first_pace_and_a_reset_header_the_pause():
+    gate = EndpointGate("http://x/v1")
+    gate.acquire(10)
+    assert gate.refused({}, 0.5) == 0.5 and gate.rate == pytest.approx(2.0)
+    gate2 = EndpointGate("http://y/v1")
+    gate2.acquire(10)
+    headers = {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "1.5s"}
+    assert gate2.refused(headers, None) == pytest.approx(1.5)  # no Retry-After: the reset time

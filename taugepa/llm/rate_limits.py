@@ -22,7 +22,8 @@ passes through:
   one slot apart. The refused request goes first.
 - The pace backs off by `DECREASE` on a further 429 or a 503 (a server in trouble, which
   the client otherwise retries as before), at most once a second, and grows back by
-  `INCREASE` of the stated rate per answer (by `INCREASE_UNSTATED` of itself without one,
+  `INCREASE` of the stated rate per answer while the endpoint has room
+  (`x-ratelimit-remaining-*` not 0; by `INCREASE_UNSTATED` of itself without a stated rate,
   until it holds nothing back and pacing ends), and the
   requests in flight are held to what the pace needs (rate x answer time, doubled, plus
   `SPARE_IN_FLIGHT`; a straggler no longer counts after `STRAGGLER_S`): the
@@ -244,9 +245,10 @@ class EndpointGate:
             self._read_limits(headers)
             if self.rate is None and _number(headers, "x-ratelimit-remaining-requests") == 0 and self.stated:
                 self._start_pacing(now, None)
-            elif self.rate is not None:
+            elif self.rate is not None and _number(headers, "x-ratelimit-remaining-requests") != 0:
+                # grow while the endpoint has room (none left: hold the pace, others use the rest)
                 self.rate = self._grown(self.rate, self.stated, self.cap)
-                if self.token_rate is not None:
+                if self.token_rate is not None and _number(headers, "x-ratelimit-remaining-tokens") != 0:
                     self.token_rate = self._grown(self.token_rate, self.stated_tokens, self.token_cap)
 
     def failed(self, overloaded: bool = False) -> None:

@@ -126,11 +126,15 @@ class RateLimiter:
         return headers
 
     def stats(self) -> dict[str, object]:
-        """Admitted and refused requests, and the most admitted in any one-second window."""
+        """Admitted and refused requests, and the most admitted in any window of 1 and of 10 seconds."""
         with self._lock:
             times = list(self.admitted_at)
-        busiest = max_in_window(times, 1.0)
-        return {"admitted": self.admitted, "refused": self.refused, "max_per_second": busiest}
+        return {
+            "admitted": self.admitted,
+            "refused": self.refused,
+            "max_per_second": max_in_window(times, 1.0),
+            "max_per_10_seconds": max_in_window(times, 10.0),
+        }
 
 
 def max_in_window(times: list[float], window: float) -> int:
