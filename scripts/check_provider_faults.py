@@ -290,7 +290,7 @@ def case_html_full_disk(setup: Setup) -> Row:
         None,
         "--html",
         str(folder / "report.html"),
-        markers=("report.html", "Error", "PASS", "FAIL"),
+        markers=("taugepa: error: the HTML", "Error", "PASS", "FAIL"),
         limit=65536,
     )
     page = folder / "report.html"
@@ -321,6 +321,8 @@ def optimize_case(setup: Setup, name: str, faults: ProviderFaults, *extra: str, 
             markers = ("error:", "warning: the", "best validation score")
             row = Row(name, status, _candidates(run_dir), the_line(output, *markers))
             row.requests, row.seconds = server.stats()["requests"], round(seconds, 1)
+            if proxy.answered:
+                row.extra["the proxy answered"] = dict(proxy.answered)
             if resume:  # the reflection model answers again, at the same address
                 proxy.faults = ProviderFaults()
                 status2, output2, _ = run(setup, [*command, *extra], folder)
