@@ -25,9 +25,17 @@ MAX_REFUSAL_CHARS = 200
 
 
 def overflow_record(
-    exc: ContextOverflow, agent_messages: list[Message], tools: list[dict[str, Any]], user: Any
+    exc: ContextOverflow,
+    agent_messages: list[Message],
+    tools: list[dict[str, Any]],
+    user: Any,
+    agent: Any = None,
 ) -> dict[str, Any]:
-    """What overflowed, by how much, and what grew: the wiki, the tools or the conversation."""
+    """What overflowed, by how much, and what grew: the wiki, the tools or the conversation.
+
+    On the side's first request to its model (no call recorded yet) the fixed parts are what
+    grew, the larger of them named; later, the conversation did.
+    """
     if exc.side == "agent":
         messages = agent_messages
         fixed = {"wiki": len(str(messages[0].get("content") or "")) if messages else 0}
@@ -38,7 +46,8 @@ def overflow_record(
     conversation = sum(
         len(str(m.get("content") or "")) + len(json.dumps(m.get("tool_calls") or "")) for m in messages[1:]
     )
-    first_request = not any(m.get("role") == "assistant" for m in messages)
+    player = agent if exc.side == "agent" else user
+    first_request = not getattr(player, "calls", None)
     grew = max(fixed, key=lambda name: fixed[name]) if first_request else "conversation"
     return {
         "side": exc.side,

@@ -230,7 +230,7 @@ def _play(
             result.termination = _converse(agent, user, turn, config.max_steps, result)
     except ContextOverflow as exc:  # the model's limit: the episode ends, the run goes on
         user = players[1] if len(players) > 1 else None
-        result.model_end = overflow_record(exc, messages, tools, user)
+        result.model_end = overflow_record(exc, messages, tools, user, players[0] if players else None)
         result.termination = result.model_end["termination"]
     except (InfrastructureError, AgentCrashed) as exc:
         crashed = isinstance(exc, AgentCrashed)
