@@ -117,6 +117,12 @@ def test_optimize_raises_the_validation_score_and_writes_every_output(server, tm
     stored = len(list((run_dir / "episodes").glob("*.json")))
     ran = int(re.search(r"(\d+) episodes run in this session", out).group(1))
     assert stored == ran <= counted
+    # Usage of the agent, the user simulator and the reflection model, each and in all.
+    cost = json.loads((run_dir / "cost.json").read_text())
+    requests = {side: cost[side]["requests"] for side in ("agent", "user", "reflection")}
+    assert all(requests.values()) and cost["reflection"]["model"] == REFLECTION_MODEL
+    assert cost["passed"] > 0 and cost["cost_usd"] is None  # the scripted models have no price
+    assert f"  reflection  {REFLECTION_MODEL}: {requests['reflection']} requests" in out
 
 
 def test_rerun_resumes_without_repeating_finished_episodes(tasks, tmp_path):
