@@ -214,7 +214,7 @@ def case_content_filter(setup: Setup) -> Row:
 
 
 def case_refusal(setup: Setup) -> Row:
-    return benchmark_case(setup, "refusal", ProviderFaults(finish={0: "refusal"}), markers=("pass rate",))
+    return benchmark_case(setup, "refusal", ProviderFaults(finish={1: "refusal"}), markers=("pass rate",))
 
 
 def case_html_endpoint(setup: Setup) -> Row:

@@ -197,3 +197,24 @@ def test_a_benchmark_run_with_overflowing_episodes_goes_on_and_keeps_its_scores_
     assert f"· ended {ended} by context overflow" in outcome.stdout
     assert "The agent model's request no longer fits its context (context_overflow)" in outcome.stdout
     assert "fix the configuration" not in outcome.stdout
+
+
+def test_the_html_page_shows_the_ending_and_the_refused_turn():
+    from taugepa.results.transcript import render_episode_body
+
+    entry = {
+        "task_id": "t-1",
+        "trial": 0,
+        "outcome": "failed",
+        "termination": "refusal",
+        "feedback": 'The agent model refused (refusal): "No."',
+        "messages": [
+            {"role": "user", "content": "hi", "finish_reason": "stop"},
+            {"role": "assistant", "content": "", "refusal": "No <b>way</b>.", "finish_reason": "stop"},
+            {"role": "assistant", "content": "half", "finish_reason": "length"},
+        ],
+    }
+    page = render_episode_body(entry)
+    assert "failed <span" in page and "(ended by refusal)" in page
+    assert "refused: No &lt;b&gt;way&lt;/b&gt;." in page and "finish_reason: length" in page
+    assert "finish_reason: stop" not in page  # the usual endings go unsaid
