@@ -105,8 +105,9 @@ def test_many_requests_at_once_all_succeed_and_every_429_is_counted(tasks):
 def test_rpm_paces_from_the_start_and_workers_share_it(tasks):
     rate_limits.set_workers(2)
     try:
-        assert EndpointGate("http://x/v1", rpm=600, tpm=60_000).cap == pytest.approx(5.0)
-        assert EndpointGate("http://x/v1", rpm=600, tpm=60_000).token_cap == pytest.approx(500.0)
+        gate = EndpointGate("http://x/v1", rpm=600, tpm=60_000)  # 10 a second, 1,000 tokens a second
+        assert gate.cap == pytest.approx(5.0 * rate_limits.MARGIN)
+        assert gate.token_cap == pytest.approx(500.0 * rate_limits.MARGIN)
     finally:
         rate_limits.set_workers(1)
     with ScriptedServer(tasks, rate_limit=RateLimit(rps=1000)) as server:

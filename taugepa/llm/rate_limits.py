@@ -6,9 +6,9 @@ endpoint (URL and key) gets one `EndpointGate` per process, which every request 
 passes through:
 
 - Until the endpoint says no, requests go as they come (`--concurrency` episodes in flight
-  is the ceiling). With `--rpm`/`--tpm` they are paced from the start: one request every
-  60/rpm seconds, and tokens (a quarter of the request's bytes, plus `COMPLETION_ALLOWANCE`)
-  at tpm/60 a second.
+  is the ceiling). With `--rpm`/`--tpm` they are paced from the start, `MARGIN` under the
+  cap: one request every 60/rpm seconds, and tokens (a quarter of the request's bytes, plus
+  `COMPLETION_ALLOWANCE`) at tpm/60 a second.
 - The first rate-limit answer (HTTP 429) starts pacing: at the
   rate the server states in `x-ratelimit-limit-requests` (per minute, as OpenAI sends it),
   else at what it served in the last few seconds (or one request per pause it asks for,
@@ -57,7 +57,7 @@ from taugepa.llm.wire import parse_retry_after
 log = logging.getLogger("taugepa")
 
 MAX_RATE_LIMIT_WAIT_S = 900.0  # a request waits out rate limits this long in all
-MIN_RATE = 0.02  # requests a second: the pace never drops below one request a minute... and a bit
+MIN_RATE = 0.02  # requests a second: the slowest pace, about one request a minute
 MARGIN = 0.97  # pace this share of a stated limit
 DECREASE = 0.8  # the pace after a further rate-limit answer
 INCREASE = 0.01  # of the stated rate, per success
@@ -132,8 +132,10 @@ class EndpointGate:
     def __init__(self, url: str, rpm: float | None = None, tpm: float | None = None):
         self.url = url
         self.sides: set[str] = set()
-        self.cap = worker_share(rpm / 60) if rpm else None  # requests a second, never more
-        self.token_cap = worker_share(tpm / 60) if tpm else None  # tokens a second, never more
+        # requests (tokens) a second, never more: this worker's share, a margin under it so that
+        # network jitter never makes the endpoint see more than the cap
+        self.cap = worker_share(rpm / 60 * MARGIN) if rpm else None
+        self.token_cap = worker_share(tpm / 60 * MARGIN) if tpm else None
         self.rate: float | None = self.cap  # the pace (None: unpaced)
         self.token_rate: float | None = self.token_cap
         self.stated: float | None = None  # requests a second the endpoint says it allows
