@@ -30,7 +30,9 @@ KEY_ENV = "TAUGEPA_EXPORT_TEST_KEY"
 SOME = ["tau2-0", "tau2-5", "tau2-12", "tau2-44"]  # reads, a cancellation, a change, a booking
 
 
-def benchmark(folder: Path, name: str, *args: str, ids: list[str] | None = None) -> Path:
+def benchmark(
+    folder: Path, name: str, *args: str, ids: list[str] | None = None, tasks: str = "tau2-airline"
+) -> Path:
     """A real `pytest benchmarks` run on tau2's airline tasks; its scores file."""
     scores = folder / f"{name}.json"
     targets = (
@@ -38,7 +40,7 @@ def benchmark(folder: Path, name: str, *args: str, ids: list[str] | None = None)
     )
     env = {**os.environ, KEY_ENV: "sk-export-test"}
     command = [sys.executable, "-m", "pytest", *targets, "-p", "no:cacheprovider", "-p", "no:randomly", "-q"]
-    command += ["--tasks", "tau2-airline", "--scores-out", str(scores), *args]
+    command += ["--tasks", tasks, "--scores-out", str(scores), *args]
     run = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, check=False)
     assert scores.exists(), run.stdout[-2000:] + run.stderr[-2000:]
     return scores
@@ -57,9 +59,11 @@ def scripted(folder: Path, name: str, faults: Faults | None = None, ids: list[st
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, synthetic_files):
     folder = tmp_path_factory.mktemp("export-runs")
+    medium = ["medium-000", "medium-001", "medium-002", "medium-039"]  # medium-039's gold cannot be replayed
     return {
+        "v1": benchmark(folder, "v1", "--agent", "oracle", ids=medium, tasks=str(synthetic_files[1])),
         "oracle_all": benchmark(folder, "oracle-all", "--agent", "oracle"),
         "oracle": benchmark(folder, "oracle", "--agent", "oracle", ids=SOME),
         "null": benchmark(folder, "null", "--agent", "null", ids=SOME),
@@ -116,6 +120,20 @@ def test_tau2s_own_evaluation_regrades_the_export_to_taugepas_rewards(runs, tmp_
         assert passed < 4  # the null agent fails the tasks that need a write: equality is not trivial
 
 
+def test_tasks_in_tau_bench_v1s_format_become_tau2_tasks_that_tau2_regrades_alike(runs, tmp_path):
+    code, out = export(runs["v1"], tmp_path / "x", "--check")
+    assert "3 episodes as tau2 simulations (0 of tau2's own tasks)" in out
+    assert "left out (1): medium-039#0: invalid task, nothing ran" in out
+    assert "3/3 rewards equal to taugepa's (equal); passed: taugepa 3, tau2 3" in out and code == 0
+    results = tau2_results(tmp_path / "x" / "v1.tau2.json")
+    task = next(t for t in results.tasks if t.id == "medium-001")
+    scores = json.loads(runs["v1"].read_text())
+    entry = next(e for e in scores["episodes"] if e["task_id"] == "medium-001")
+    gold = [{"name": a.name, "kwargs": a.arguments} for a in task.evaluation_criteria.actions]
+    assert gold == entry["expected_actions"]
+    assert task.evaluation_criteria.communicate_info == entry["outputs_required"]
+
+
 def test_calls_tau2_would_answer_differently_are_kept_aside_and_not_replayed(runs, tmp_path):
     code, out = export(runs["faulty"], tmp_path / "x")
     assert code == 0 and "tool calls tau2 does not replay, kept in raw_data:" in out
@@ -166,6 +184,7 @@ def test_a_submission_of_all_tau2_tasks_passes_tau2s_validation_and_is_marked_cu
     assert submission["methodology"]["notes"].startswith(CUSTOM_MARK)
     notes = submission["methodology"]["notes"]
     assert "`think` tool" not in notes and "conversation protocol: tau2" in notes  # tau2's tools, no think
+    assert "the agent is taugepa's built-in 'oracle' agent, not a model" in submission["methodology"]["notes"]
     assert sorted(p.name for p in out.iterdir()) == ["submission.json", "trajectories"]
     cli = subprocess.run(
         [str(Path(sys.executable).parent / "tau2"), "submit", "validate", str(out)],
