@@ -166,10 +166,18 @@ def test_a_changed_reward_is_reported_as_different_with_tau2s_reason(runs, tmp_p
     document = json.loads(path.read_text())
     failed = next(s for s in document["simulations"] if s["reward_info"]["reward"] == 0.0)
     failed["reward_info"]["reward"] = 1.0
+    other = next(
+        s
+        for s in document["simulations"]
+        if s is not failed and any(m["role"] == "tool" for m in s["messages"])
+    )
+    next(m for m in other["messages"] if m["role"] == "tool")["content"] = '{"edited": true}'
     path.write_text(json.dumps(document))
     result = regrade(path)
-    assert result.equal == 3 and len(result.different) == 1
-    assert "taugepa 1, tau2 0; database differs" in result.different[0]
+    assert result.equal == 2 and len(result.different) == 2
+    assert any("taugepa 1, tau2 0; database differs" in line for line in result.different)
+    # a tool result tau2's environment does not return: tau2 refuses to replay the trajectory
+    assert any("tau2's evaluation failed: Tool call:" in line for line in result.different)
 
 
 def test_a_submission_of_all_tau2_tasks_passes_tau2s_validation_and_is_marked_custom(runs, tmp_path):
