@@ -276,3 +276,28 @@ def test_the_protocol_is_read_when_recorded_and_said_when_not():
     )
     name, line = protocol_note({})
     assert name is None and "not recorded in this scores file" in line
+
+
+def test_results_are_paired_with_their_calls_when_recorded_ids_repeat_or_are_empty():
+    from taugepa.results.tau2_export import _answers
+
+    def call(call_id, name):
+        return {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
+
+    transcript = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": [call("c", "a")]},
+        {"role": "tool", "tool_call_id": "c", "content": "A"},
+        {"role": "assistant", "content": None, "tool_calls": [call("", "b"), call("", "c")]},
+        {"role": "tool", "tool_call_id": "", "content": "B"},
+        {"role": "tool", "tool_call_id": "", "content": "C"},
+        {"role": "assistant", "content": None, "tool_calls": [call("x", "d"), call("y", "e")]},
+        {"role": "tool", "tool_call_id": "y", "content": "E"},
+        {"role": "tool", "tool_call_id": "x", "content": "D"},
+    ]
+    paired = [
+        (c["function"]["name"], a["content"] if a else None, spot)
+        for index in (1, 3, 6)
+        for c, a, spot in _answers(transcript, index)
+    ]
+    assert paired == [("a", "A", 0), ("b", "B", 1), ("c", "C", 2), ("d", "D", 4), ("e", "E", 3)]

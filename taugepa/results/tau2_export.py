@@ -32,6 +32,7 @@ from taugepa._quiet import silence_dependencies
 from taugepa.errors import ConfigError
 from taugepa.protocol import ERROR, INVALID
 from taugepa.results.scores import Scores
+from taugepa.results.tau2_replay import Replayer
 from taugepa.tasks.loading import TAU2_AIRLINE, load_tasks
 from taugepa.tasks.model import Task
 
@@ -107,7 +108,7 @@ def export_tau2(scores: Scores) -> Tau2Export:
     _, line = protocol_note(run)
     export.notes.append(line)
     wiki = _wiki_text(run, scores.episodes)
-    replayer = _Replayer()
+    replayer = Replayer()
     simulations: list[Any] = []
     tau2_tasks: dict[str, Any] = {}
     timestamp = _written_at(scores.path)
@@ -211,7 +212,7 @@ def _tau2_own_tasks() -> dict[str, Any]:
 
 
 def _simulation(
-    entry: dict[str, Any], task: Any, replayer: _Replayer, export: Tau2Export, timestamp: str
+    entry: dict[str, Any], task: Any, replayer: Replayer, export: Tau2Export, timestamp: str
 ) -> Any:
     from tau2.data_model.simulation import SimulationRun, TerminationReason
 
@@ -280,29 +281,30 @@ def _reward_info(entry: dict[str, Any], task: Any) -> Any:
     )
 
 
-def _messages(entry: dict[str, Any], replayer: _Replayer, export: Tau2Export) -> list[Any]:
+def _messages(entry: dict[str, Any], replayer: Replayer, export: Tau2Export) -> list[Any]:
     """The transcript in tau2's message types, tool calls checked against tau2's environment."""
     from tau2.data_model.message import AssistantMessage, ToolCall, ToolMessage, UserMessage
 
-    records = [r for r in entry.get("tool_calls") or []]
     transcript = [m for m in entry["messages"] if m.get("role") != "system"]
-    results = {m.get("tool_call_id"): m for m in transcript if m.get("role") == "tool"}
-    executed = _executed_by_call_id(transcript, records)
+    records = list(entry.get("tool_calls") or [])
+    answered = sum(1 for m in transcript if m.get("role") == "tool")
+    executed = [bool(r.get("executed", True)) for r in records] if len(records) == answered else None
     replayer.start()
     out: list[Any] = []
-    for message in transcript:
+    ids: set[str] = set()
+    for index, message in enumerate(transcript):
         role = message.get("role")
         turn = len(out)
         if role == "user":
             out.append(UserMessage(role="user", content=_text(message.get("content")), turn_idx=turn))
         elif role == "assistant":
             kept, dropped, answers = [], [], []
-            for call in message.get("tool_calls") or []:
-                call_id = str(call.get("id") or "")
-                answer = results.get(call_id) or {}
-                recorded = _text(answer.get("content")) or ""
+            for call, answer, position in _answers(transcript, index):
+                call_id = _unique_id(str(call.get("id") or ""), ids)
+                recorded = _text((answer or {}).get("content")) or ""
                 name, arguments = _call_parts(call)
-                why = replayer.check(name, arguments, recorded, executed.get(call_id, True))
+                ran = executed[position] if executed is not None and position is not None else True
+                why = replayer.check(name, arguments, recorded, ran) if answer else "no recorded result"
                 if why is None:
                     kept.append(ToolCall(id=call_id, name=name, arguments=arguments, requestor="assistant"))
                     answers.append((call_id, recorded))
@@ -321,26 +323,56 @@ def _messages(entry: dict[str, Any], replayer: _Replayer, export: Tau2Export) ->
                 )
             )
             for call_id, content in answers:
-                error = content.startswith("Error:")
                 out.append(
                     ToolMessage(
                         id=call_id,
                         role="tool",
                         content=content,
                         requestor="assistant",
-                        error=error,
+                        error=content.startswith("Error:"),
                         turn_idx=len(out),
                     )
                 )
     return out
 
 
-def _executed_by_call_id(transcript: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, bool]:
-    """Whether taugepa's engine ran each call (the records follow the tool messages' order)."""
-    ids = [m.get("tool_call_id") for m in transcript if m.get("role") == "tool"]
-    if len(ids) != len(records):
-        return {}
-    return {str(i): bool(r.get("executed", True)) for i, r in zip(ids, records, strict=True)}
+def _answers(
+    transcript: list[dict[str, Any]], index: int
+) -> list[tuple[dict[str, Any], dict[str, Any] | None, int | None]]:
+    """Each call of the assistant message at `index` with the tool message that answers it and
+    that message's place among all tool messages (its record's index).
+
+    The answers are the tool messages right after the call; they are matched by id when the
+    ids tell them apart, else in order (recorded runs may repeat ids or leave them empty).
+    """
+    calls = list(transcript[index].get("tool_calls") or [])
+    before = sum(1 for m in transcript[:index] if m.get("role") == "tool")
+    following = []
+    for message in transcript[index + 1 :]:
+        if message.get("role") != "tool":
+            break
+        following.append(message)
+    call_ids = [str(c.get("id") or "") for c in calls]
+    answer_ids = [str(m.get("tool_call_id") or "") for m in following]
+    by_id = all(call_ids) and len(set(call_ids)) == len(call_ids) and len(set(answer_ids)) == len(answer_ids)
+    matched = []
+    for number, call in enumerate(calls):
+        if by_id:
+            spot = answer_ids.index(call_ids[number]) if call_ids[number] in answer_ids else None
+        else:
+            spot = number if number < len(following) else None
+        answer = following[spot] if spot is not None else None
+        matched.append((call, answer, None if spot is None else before + spot))
+    return matched
+
+
+def _unique_id(call_id: str, taken: set[str]) -> str:
+    """The call's id, or a new one when it is empty or already used in the episode (tau2 pairs
+    calls and results by id)."""
+    if not call_id or call_id in taken:
+        call_id = f"taugepa_call_{len(taken)}"
+    taken.add(call_id)
+    return call_id
 
 
 def _call_parts(call: dict[str, Any]) -> tuple[str, Any]:
@@ -357,74 +389,6 @@ def _text(content: Any) -> str | None:
     if content is None or isinstance(content, str):
         return content
     return json.dumps(content, ensure_ascii=False)
-
-
-class _Replayer:
-    """tau2's airline environment, following one episode's tool calls in order."""
-
-    def __init__(self) -> None:
-        self.env: Any = None
-        self.kept: list[tuple[str, dict[str, Any]]] = []
-        self.tool_names: set[str] = set()
-
-    def start(self) -> None:
-        self.env, self.kept = None, []
-
-    def _environment(self) -> Any:
-        if self.env is None:
-            from tau2.data_model.message import ToolCall
-            from tau2.domains.airline.environment import get_environment
-
-            self.env = get_environment(db=_fresh_database())
-            self.tool_names = {tool.name for tool in self.env.get_tools()}
-            for name, arguments in self.kept:
-                self.env.get_response(ToolCall(id="replay", name=name, arguments=arguments))
-        return self.env
-
-    def check(self, name: str, arguments: Any, recorded: str, executed: bool) -> str | None:
-        """None when tau2 answers the call as recorded (it then stays applied), else why not."""
-        from tau2.data_model.message import ToolCall
-
-        if not executed:
-            return "refused by taugepa before reaching the engine"
-        if not isinstance(arguments, dict):
-            return "arguments that are not a JSON object"
-        env = self._environment()
-        if name not in self.tool_names:
-            return f"not a tau2 airline tool ({name})" if name == "think" else "not a tau2 airline tool"
-        response = env.get_response(ToolCall(id="check", name=name, arguments=arguments))
-        if _same(response.content, recorded):
-            self.kept.append((name, arguments))
-            return None
-        self.env = None  # undo whatever tau2 did with it: rebuilt from the calls kept
-        return "answered differently by tau2 than by taugepa's engine"
-
-
-_PRISTINE: list[bytes] = []
-
-
-def _fresh_database() -> Any:
-    """tau2's airline database as it ships: unpickled from a copy (faster than loading the JSON)."""
-    import pickle
-
-    if not _PRISTINE:
-        from tau2.domains.airline.data_model import FlightDB
-        from tau2.domains.airline.utils import AIRLINE_DB_PATH
-
-        _PRISTINE.append(pickle.dumps(FlightDB.load(AIRLINE_DB_PATH)))
-    return pickle.loads(_PRISTINE[0])
-
-
-def _same(tau2_content: Any, recorded: str) -> bool:
-    """tau2's own comparison (Environment.set_state): JSON values when both parse, else text."""
-
-    def value(text: Any) -> Any:
-        try:
-            return json.loads(text)
-        except (TypeError, ValueError):
-            return text
-
-    return bool(value(tau2_content) == value(recorded))
 
 
 # ---------------------------------------------------------------- run information
