@@ -158,26 +158,29 @@ def test_calls_tau2_would_answer_differently_are_kept_aside_and_not_replayed(run
     assert not {call["id"] for call in aside} & set(kept)
 
 
-def test_a_changed_reward_is_reported_as_different_with_tau2s_reason(runs, tmp_path):
+def test_a_changed_reward_or_tool_result_is_reported_as_different_with_tau2s_reason(runs, tmp_path):
     from taugepa.results.tau2_check import regrade
 
-    export(runs["null"], tmp_path / "x")
-    path = tmp_path / "x" / "null.tau2.json"
-    document = json.loads(path.read_text())
-    failed = next(s for s in document["simulations"] if s["reward_info"]["reward"] == 0.0)
-    failed["reward_info"]["reward"] = 1.0
-    other = next(
-        s
-        for s in document["simulations"]
-        if s is not failed and any(m["role"] == "tool" for m in s["messages"])
+    def exported(run):
+        export(runs[run], tmp_path / run)
+        path = tmp_path / run / f"{run}.tau2.json"
+        return path, json.loads(path.read_text())
+
+    path, document = exported("null")
+    next(s for s in document["simulations"] if s["reward_info"]["reward"] == 0.0)["reward_info"]["reward"] = (
+        1.0
     )
-    next(m for m in other["messages"] if m["role"] == "tool")["content"] = '{"edited": true}'
     path.write_text(json.dumps(document))
     result = regrade(path)
-    assert result.equal == 2 and len(result.different) == 2
-    assert any("taugepa 1, tau2 0; database differs" in line for line in result.different)
+    assert result.equal == 3 and len(result.different) == 1
+    assert "taugepa 1, tau2 0; database differs" in result.different[0]
     # a tool result tau2's environment does not return: tau2 refuses to replay the trajectory
-    assert any("tau2's evaluation failed: Tool call:" in line for line in result.different)
+    path, document = exported("oracle")
+    next(m for m in document["simulations"][0]["messages"] if m["role"] == "tool")["content"] = "{}"
+    path.write_text(json.dumps(document))
+    result = regrade(path)
+    assert result.equal == 3 and len(result.different) == 1
+    assert "tau2's evaluation failed: Tool call:" in result.different[0]
 
 
 def test_a_submission_of_all_tau2_tasks_passes_tau2s_validation_and_is_marked_custom(runs, tmp_path):
