@@ -176,7 +176,8 @@ def test_a_changed_reward_or_tool_result_is_reported_as_different_with_tau2s_rea
     assert "taugepa 1, tau2 0; database differs" in result.different[0]
     # a tool result tau2's environment does not return: tau2 refuses to replay the trajectory
     path, document = exported("oracle")
-    next(m for m in document["simulations"][0]["messages"] if m["role"] == "tool")["content"] = "{}"
+    messages = [m for s in document["simulations"] for m in s["messages"]]
+    next(m for m in messages if m["role"] == "tool")["content"] = "{}"
     path.write_text(json.dumps(document))
     result = regrade(path)
     assert result.equal == 3 and len(result.different) == 1
