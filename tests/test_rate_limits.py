@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +19,9 @@ from taugepa.llm.client import ChatClient
 from taugepa.llm.config import Endpoint
 from taugepa.llm.rate_limits import EndpointGate, duration_s, limiting_line
 from taugepa.tasks.loading import load_tasks
+from taugepa.tasks.model import Action
 from taugepa.testing.rate_limited import RateLimit, duration_text, max_in_window
-from taugepa.testing.scripted_models import USER_MODEL, Faults
+from taugepa.testing.scripted_models import AGENT_MODEL, USER_MODEL, Faults
 from taugepa.testing.scripted_server import ScriptedServer
 
 KEY = "sk-rate-limit-test-key-000000"
@@ -176,3 +181,26 @@ def test_without_a_stated_limit_the_pause_sets_the_first_pace_and_a_reset_header
     gate2.acquire(10)
     headers = {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "1.5s"}
     assert gate2.refused(headers, None) == pytest.approx(1.5)  # no Retry-After: the reset time
+
+
+def test_a_benchmark_against_a_rate_limited_endpoint_waits_and_says_so(tmp_path, tasks):
+    """pytest benchmarks with 16 episodes in flight against 10 requests a second: no error, the
+    line saying the endpoint limits the run, and the 429s counted in the summary and scores file."""
+    repo = Path(__file__).resolve().parent.parent
+    moves = {t.id: [Action("get_user_details", {"user_id": t.user_id})] for t in tasks}
+    env = {**os.environ, "TAUGEPA_RATE_TEST_KEY": "sk-rate"}
+    with ScriptedServer(tasks, rate_limit=RateLimit(rps=10), plays=moves) as server:
+        cases = [f"{repo / 'benchmarks' / 'test_airline.py'}::test_task[{t.id}]" for t in tasks]
+        command = [sys.executable, "-m", "pytest", *cases, "-q", "-p", "no:cacheprovider"]
+        command += ["--tasks", "tau2-airline", "--no-llm-cache"]
+        command += ["--agent-model", AGENT_MODEL, "--user-model", USER_MODEL, "--base-url", server.base_url]
+        command += ["--api-key-env", "TAUGEPA_RATE_TEST_KEY", "--concurrency", "16"]
+        command += ["--scores-out", str(tmp_path / "scores.json")]
+        run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+        stats = server.stats()
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["summary"]["counts"]["error"] == 0 and len(scores["episodes"]) == len(tasks), run.stdout
+    refused = stats["rate_limit"]["refused"]
+    assert refused > 0 and scores["summary"]["usage"]["rate_limited"] == refused
+    assert f"taugepa: rate limited by the agent and user endpoint {server.base_url}: running " in run.stdout
+    assert "instead of 16" in run.stdout and "answers 429 waited out" in run.stdout
