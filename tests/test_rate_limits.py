@@ -204,3 +204,12 @@ def test_a_benchmark_against_a_rate_limited_endpoint_waits_and_says_so(tmp_path,
     assert refused > 0 and scores["summary"]["usage"]["rate_limited"] == refused
     assert f"taugepa: rate limited by the agent and user endpoint {server.base_url}: running " in run.stdout
     assert "instead of 16" in run.stdout and "answers 429 waited out" in run.stdout
+
+
+def test_tpm_paces_tokens_with_an_allowance_for_the_answer():
+    gate = EndpointGate("http://x/v1", tpm=60_000)  # 1,000 tokens a second, less the margin
+    waited = gate.acquire(744)
+    assert waited == 0.0  # the first request goes at once
+    per_second = 1000.0 * rate_limits.MARGIN
+    expected = (744 + rate_limits.COMPLETION_ALLOWANCE) / per_second
+    assert gate.next_token_at - gate._started[threading.get_ident()] == pytest.approx(expected)
