@@ -218,3 +218,15 @@ def test_the_html_page_shows_the_ending_and_the_refused_turn():
     assert "failed <span" in page and "(ended by refusal)" in page
     assert "refused: No &lt;b&gt;way&lt;/b&gt;." in page and "finish_reason: length" in page
     assert "finish_reason: stop" not in page  # the usual endings go unsaid
+
+
+def test_both_attempts_of_a_cut_answer_are_paid_for():
+    from taugepa.llm.answer_ends import with_cut_attempt
+    from taugepa.llm.usage import CallUsage
+
+    cut = CallUsage("agent", "m", 100, 50, cached=False, retries=0, cost_usd=0.5)
+    again = CallUsage("agent", "m", 100, 20, cached=False, retries=1, cost_usd=0.25)
+    both = with_cut_attempt(cut, again)
+    assert (both.prompt_tokens, both.completion_tokens, both.cost_usd, both.retries) == (200, 70, 0.75, 1)
+    unpriced = CallUsage("agent", "m", 1, 1, cached=False, retries=0, cost_usd=None)
+    assert with_cut_attempt(unpriced, again).cost_usd is None

@@ -19,7 +19,10 @@ classifies.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
+
+from taugepa.llm.usage import CallUsage
 
 CONTEXT_OVERFLOW, ANSWER_CUT, CONTENT_FILTER, REFUSAL = (
     "context_overflow",
@@ -111,3 +114,16 @@ def ends_text(ends: dict[str, int]) -> str:
     """`2 ended by context overflow, 1 by refusal` (empty when none)."""
     parts = [f"{count} by {END_LABELS.get(end, end)}" for end, count in ends.items() if count]
     return ("ended " + ", ".join(parts)) if parts else ""
+
+
+def with_cut_attempt(cut: CallUsage, answer: CallUsage) -> CallUsage:
+    """The usage of an answer asked for again after a cut one: both attempts were paid for."""
+    cost = None if cut.cost_usd is None or answer.cost_usd is None else cut.cost_usd + answer.cost_usd
+    return replace(
+        answer,
+        prompt_tokens=cut.prompt_tokens + answer.prompt_tokens,
+        completion_tokens=cut.completion_tokens + answer.completion_tokens,
+        cached_tokens=cut.cached_tokens + answer.cached_tokens,
+        reasoning_tokens=cut.reasoning_tokens + answer.reasoning_tokens,
+        cost_usd=cost,
+    )

@@ -43,7 +43,7 @@ from urllib.parse import quote, quote_plus
 
 from taugepa.errors import InfrastructureError
 from taugepa.guards.limits import MAX_RESPONSE_BYTES
-from taugepa.llm.answer_ends import cacheable, context_overflow
+from taugepa.llm.answer_ends import cacheable, context_overflow, with_cut_attempt
 from taugepa.llm.cache import ResponseCache, request_key
 from taugepa.llm.config import Endpoint, LLMConfig, LLMConfigError, public_url, read_api_key
 from taugepa.llm.endpoint_health import answer_sample
@@ -167,10 +167,12 @@ class ChatClient:
         body, retries = self._request_with_retries(side, model, content, waits)
         completion = self._completion(side, model, body, cached=False, retries=retries, waits=waits)
         if completion.message.get("finish_reason") == "length":  # cut at the token limit: ask once more
+            cut = completion.usage
             body, again = self._request_with_retries(side, model, content, waits)
             completion = self._completion(
                 side, model, body, cached=False, retries=retries + again + 1, waits=waits
             )
+            completion.usage = with_cut_attempt(cut, completion.usage)
         if self.cache and key and cacheable(completion.message) and keep(completion.message):
             self.cache.put(key, body)
         return completion
