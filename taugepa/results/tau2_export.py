@@ -121,6 +121,7 @@ def export_tau2(scores: Scores) -> Tau2Export:
             )
         task = _tau2_task(entry, tasks.get(entry["task_id"]), tau2_tasks)
         simulation = _simulation(entry, task, replayer, export, timestamp)
+        simulation.reward_info.info["conversation_protocol"] = line.removeprefix("conversation protocol: ")
         tau2_tasks.setdefault(task.id, task)
         simulations.append(simulation)
         export.recorded_rewards[simulation.id] = float(entry.get("reward") or 0.0)
