@@ -239,3 +239,5 @@ def test_config_is_validated():
         HarnessSettings(agent="oracle", protocol="tau3")
     assert HarnessSettings(agent="oracle").max_steps == 200  # tau2's default (every message a step)
     assert HarnessSettings(agent="oracle", protocol="taugepa").max_steps == 30  # agent messages
+    assert HarnessSettings(agent="oracle").replace(protocol="taugepa").max_steps == 30
+    assert HarnessSettings(agent="oracle", max_steps=7).replace(protocol="taugepa").max_steps == 7

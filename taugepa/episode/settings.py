@@ -125,6 +125,11 @@ class HarnessSettings:
         return self if trial == self.trial else dataclasses.replace(self, trial=trial)
 
     def replace(self, **changes: Any) -> HarnessSettings:
+        """A copy with `changes`; a new protocol brings its own default step limit along unless
+        the limit was set (or is set here) to something else."""
+        if "protocol" in changes and "max_steps" not in changes:
+            if self.max_steps == default_max_steps(self.protocol):
+                changes["max_steps"] = 0
         return dataclasses.replace(self, **changes)
 
     def fingerprint(self) -> dict[str, Any]:
