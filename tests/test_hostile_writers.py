@@ -126,4 +126,5 @@ def test_an_optimize_run_directory_takes_it(hostile_files, tmp_path, monkeypatch
     candidates = json.loads((run / "candidates.json").read_text())
     assert "A NUL: \ufffd" in candidates["candidates"][0]["wiki"]
     stored = [json.loads(path.read_text()) for path in (run / "episodes").glob("*.json")]
-    assert stored and all(SAFE in entry["messages"][1]["content"] for entry in stored)
+    opening = [next(m for m in entry["messages"] if m["role"] == "user") for entry in stored]
+    assert stored and all(SAFE in message["content"] for message in opening)  # the user's first line

@@ -13,7 +13,7 @@ do can hang a run, crash an episode or spoil a scores file:
   Authorization header as is, in base64 (as `Basic` auth of `user:KEY` would carry it) and
   percent-encoded, as careless servers and proxies do;
 - in what the models say (`agent_answers`, `user_answers`): the k-th answer of a
-  conversation (k = assistant messages so far) is replaced by the given message, sent as a
+  conversation (k = the model's answers so far, `model_turn`) is replaced by the given message, sent as a
   normal completion (a dict: any content, tool calls with garbage, huge or deeply nested
   arguments, lone surrogates, unknown tools, no content at all), or by the given bytes as
   the whole response body; None keeps the scripted answer.
@@ -75,11 +75,25 @@ class HostileState:
     def answer(self, body: dict[str, Any]) -> dict[str, Any] | bytes | None:
         """The hostile answer to this request (a message or a whole body), or None to play as usual."""
         messages = body.get("messages") or []
-        turn = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
+        turn = model_turn(messages)
         script = self.hostile.user_answers if body.get("model") == self.hostile.user_model else None
         if script is None:
             script = self.hostile.agent_answers
         return script[turn] if turn < len(script) else None
+
+
+def model_turn(messages: list[Any]) -> int:
+    """How many answers the model has given so far: its assistant messages after the first user one.
+
+    Under tau2's protocol the agent's history opens with tau2's greeting, an assistant message
+    no model wrote; it comes before any user message, so it is not counted.
+    """
+    seen_user, turn = False, 0
+    for message in messages:
+        role = message.get("role") if isinstance(message, dict) else None
+        seen_user = seen_user or role == "user"
+        turn += role == "assistant" and seen_user
+    return turn
 
 
 def send_wire_fault(handler: Any, kind: str, interval: float, body: bytes) -> None:
