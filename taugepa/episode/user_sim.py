@@ -136,24 +136,15 @@ class LLMUserSimulator:
 def make_llm_user(task: Any, config: Any) -> LLMUserSimulator:
     """The user factory for `run_episode` when the agent is an LLM (config.llm must be set)."""
     llm: LLMConfig = config.llm
-    if config.protocol == TAU2_PROTOCOL:
-        protocol = tau2_protocol()
-        return LLMUserSimulator(
-            client_for(llm.endpoint("user")),
-            llm.model("user"),
-            task.instruction,
-            temperature=llm.temperature,
-            seed=llm.trial_seed(config.trial),
-            max_turns=None,
-            system_prompt=protocol.user_system_prompt(scenario_text(task)),
-            greeting=protocol.greeting,
-            wire_style="tau2",
-        )
+    tau2 = tau2_protocol() if config.protocol == TAU2_PROTOCOL else None
     return LLMUserSimulator(
         client_for(llm.endpoint("user")),
         llm.model("user"),
         task.instruction,
         temperature=llm.temperature,
         seed=llm.trial_seed(config.trial),
-        max_turns=llm.max_user_turns,
+        max_turns=None if tau2 else llm.max_user_turns,  # tau2's user has no limit of its own
+        system_prompt=tau2.user_system_prompt(scenario_text(task)) if tau2 else None,
+        greeting=tau2.greeting if tau2 else AGENT_GREETING,
+        wire_style="tau2" if tau2 else "openai",
     )
