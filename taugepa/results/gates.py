@@ -10,7 +10,7 @@ full set. The pytest plugin and the merged-scores gate both evaluate them here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,14 +141,9 @@ def regression_breach(
     episodes: Sequence[dict[str, Any]], baseline: Scores, max_regression: float
 ) -> str | None:
     """The reason the run regressed more than `max_regression` below the baseline, or None."""
-    scored = {e["task_id"] for e in episodes if e["outcome"] in (PASSED, FAILED)}
-    base_scored = {e["task_id"] for e in baseline.episodes if e["outcome"] in (PASSED, FAILED)}
-    shared = scored & base_scored
+    shared, now, before = _rates_on_shared_tasks(episodes, baseline, _scored, _rate)
     if not shared:
         return f"the baseline {baseline.path} shares no scored task with this run"
-    now, passed, total = _rate([e for e in episodes if e["task_id"] in shared])
-    before, base_passed, base_total = _rate([e for e in baseline.episodes if e["task_id"] in shared])
-    assert now is not None and before is not None
     if now < before - max_regression - 1e-12:
         return (
             f"pass rate {now:.1%} on the {len(shared)} shared tasks is {before - now:.1%} below "
@@ -157,9 +152,35 @@ def regression_breach(
     return None
 
 
+def _scored(entry: dict[str, Any]) -> bool:
+    return bool(entry["outcome"] in (PASSED, FAILED))
+
+
+def _judged(entry: dict[str, Any]) -> bool:
+    return _scored(entry) and bool(entry.get("compliance"))
+
+
+def _rates_on_shared_tasks(
+    episodes: Sequence[dict[str, Any]],
+    baseline: Scores,
+    counts: Callable[[dict[str, Any]], bool],
+    rate: Callable[[Sequence[dict[str, Any]]], tuple[float | None, int, int]],
+) -> tuple[set[str], float, float]:
+    """The tasks both runs count (`counts`), and `rate` of this run and of the baseline on them.
+
+    The rates are 0.0 when no task is shared (the caller says so before comparing).
+    """
+    shared = {e["task_id"] for e in episodes if counts(e)} & {
+        e["task_id"] for e in baseline.episodes if counts(e)
+    }
+    now = rate([e for e in episodes if e["task_id"] in shared])[0]
+    before = rate([e for e in baseline.episodes if e["task_id"] in shared])[0]
+    return shared, now or 0.0, before or 0.0
+
+
 def compliance_rate(entries: Sequence[dict[str, Any]]) -> tuple[float | None, int, int]:
     """(share, compliant, judged) over the scored episodes that carry a compliance record."""
-    judged = [e for e in entries if e["outcome"] in (PASSED, FAILED) and e.get("compliance")]
+    judged = [e for e in entries if _judged(e)]
     compliant = sum(1 for e in judged if e["compliance"].get("compliant"))
     return (compliant / len(judged) if judged else None), compliant, len(judged)
 
@@ -195,16 +216,9 @@ def compliance_regression_breach(
     episodes: Sequence[dict[str, Any]], baseline: Scores, max_drop: float
 ) -> str | None:
     """The reason the run's compliance fell more than `max_drop` below the baseline's, or None."""
-
-    def judged(entries: Sequence[dict[str, Any]]) -> set[str]:
-        return {e["task_id"] for e in entries if e["outcome"] in (PASSED, FAILED) and e.get("compliance")}
-
-    shared = judged(episodes) & judged(baseline.episodes)
+    shared, now, before = _rates_on_shared_tasks(episodes, baseline, _judged, compliance_rate)
     if not shared:
         return f"the baseline {baseline.path} shares no scored task with a compliance record with this run"
-    now, _, _ = compliance_rate([e for e in episodes if e["task_id"] in shared])
-    before, _, _ = compliance_rate([e for e in baseline.episodes if e["task_id"] in shared])
-    assert now is not None and before is not None
     if now < before - max_drop - 1e-12:
         return (
             f"compliance {now:.1%} on the {len(shared)} shared tasks is {before - now:.1%} below "
